@@ -1,0 +1,1 @@
+"""Experiments: the composition root (agent, Collect & Infer, baselines, paper experiments, CLI)."""

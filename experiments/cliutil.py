@@ -1,0 +1,67 @@
+"""Shared CLI conventions: human output by default, ``--json`` last line, exit 2 on bad input."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+class UsageError(Exception):
+    """Bad user input: reported as one line on stderr with exit code 2 (never a traceback)."""
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """Add the standard ``--json`` flag to a sub-command parser."""
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object as the last line of stdout (machine-readable result)",
+    )
+
+
+def emit(result: dict[str, Any], as_json: bool, human: str | None = None) -> None:
+    """Print ``human`` (or a key: value listing) and, with ``--json``, the JSON object last."""
+    if human is not None:
+        print(human)
+    elif not as_json:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    if as_json:
+        print(json.dumps(result, default=_jsonable))
+    sys.stdout.flush()
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def say(message: str) -> None:
+    """A status line for humans, on stderr so that stdout stays parseable."""
+    print(message, file=sys.stderr, flush=True)

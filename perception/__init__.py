@@ -1,0 +1,1 @@
+"""Perception: CLIP (open_clip) sub-goal detection from camera frames."""

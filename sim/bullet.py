@@ -1,0 +1,196 @@
+"""The one module that owns a pybullet client.
+
+Everything else in ``sim/`` talks to physics through :class:`Bullet`, which names bodies
+(no integer body ids leak out of this file) and exposes the few calls the world needs.
+Each :class:`Bullet` has its own DIRECT client, so several envs live in one process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pybullet as p
+import pybullet_data
+from pybullet_utils import bullet_client
+
+TIMESTEP = 1.0 / 240.0
+
+
+@dataclass(frozen=True)
+class CameraView:
+    """A fixed pinhole camera: where it is, what it looks at, and its field of view."""
+
+    eye: tuple[float, float, float]
+    target: tuple[float, float, float]
+    fov_deg: float = 50.0
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+
+class Bullet:
+    """A headless physics client with named bodies.
+
+    Args:
+        egl: try the EGL hardware renderer plugin (falls back to TinyRenderer silently).
+    """
+
+    def __init__(self, egl: bool = False) -> None:
+        self._client = bullet_client.BulletClient(connection_mode=p.DIRECT)
+        self._client.setAdditionalSearchPath(pybullet_data.getDataPath())
+        self._client.setGravity(0.0, 0.0, -9.81)
+        self._client.setTimeStep(TIMESTEP)
+        self._bodies: dict[str, int] = {}
+        self._renderer = p.ER_TINY_RENDERER
+        self._light: tuple[float, float, float] = (0.5, -0.4, 1.0)
+        self._state_id: int | None = None
+        self.physics_steps = 0
+        if egl:
+            self._try_egl()
+
+    # ------------------------------------------------------------------ bodies
+    def load_urdf(self, name: str, path: str, position: Sequence[float],
+                  orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0), fixed: bool = False) -> None:
+        """Load a URDF (from pybullet_data or an absolute path) under ``name``."""
+        flags = p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES
+        self._bodies[name] = self._client.loadURDF(
+            path, list(position), list(orientation), useFixedBase=fixed, flags=flags
+        )
+
+    def create_box(self, name: str, half_extents: Sequence[float], position: Sequence[float],
+                   rgba: Sequence[float], mass: float, friction: float = 1.0,
+                   spinning: float = 0.001) -> None:
+        """Create a box body (mass 0 makes it static)."""
+        c = self._client
+        col = c.createCollisionShape(p.GEOM_BOX, halfExtents=list(half_extents))
+        vis = c.createVisualShape(p.GEOM_BOX, halfExtents=list(half_extents), rgbaColor=list(rgba))
+        body = c.createMultiBody(mass, col, vis, basePosition=list(position))
+        c.changeDynamics(body, -1, lateralFriction=friction, spinningFriction=spinning,
+                         rollingFriction=0.0001)
+        self._bodies[name] = body
+
+    def has_body(self, name: str) -> bool:
+        """Whether a body of that name exists."""
+        return name in self._bodies
+
+    def set_color(self, name: str, rgba: Sequence[float], link: int = -1) -> None:
+        """Change a body's (or link's) colour."""
+        self._client.changeVisualShape(self._bodies[name], link, rgbaColor=list(rgba))
+
+    def set_friction(self, name: str, link: int, lateral: float, spinning: float = 0.001) -> None:
+        """Set lateral and spinning (torsional) friction of one link."""
+        self._client.changeDynamics(self._bodies[name], link, lateralFriction=lateral,
+                                    spinningFriction=spinning)
+
+    def pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Base position (3,) and quaternion (4,) of a body."""
+        pos, orn = self._client.getBasePositionAndOrientation(self._bodies[name])
+        return np.asarray(pos), np.asarray(orn)
+
+    def set_pose(self, name: str, position: Sequence[float],
+                 orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0)) -> None:
+        """Teleport a body (used only by ``reset``) and zero its velocity."""
+        body = self._bodies[name]
+        self._client.resetBasePositionAndOrientation(body, list(position), list(orientation))
+        self._client.resetBaseVelocity(body, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+
+    def in_contact(self, a: str, b: str, link_a: int = -2) -> bool:
+        """Whether body ``a`` (optionally only its link ``link_a``) touches body ``b``."""
+        kwargs = {} if link_a == -2 else {"linkIndexA": link_a}
+        return len(self._client.getContactPoints(self._bodies[a], self._bodies[b], **kwargs)) > 0
+
+    # ------------------------------------------------------------------ joints
+    def num_joints(self, name: str) -> int:
+        """Number of joints of a body."""
+        return self._client.getNumJoints(self._bodies[name])
+
+    def joint_limits(self, name: str, joints: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper limits of the given joints."""
+        info = [self._client.getJointInfo(self._bodies[name], j) for j in joints]
+        return np.array([i[8] for i in info]), np.array([i[9] for i in info])
+
+    def joint_positions(self, name: str, joints: Sequence[int]) -> np.ndarray:
+        """Current positions of the given joints."""
+        states = self._client.getJointStates(self._bodies[name], list(joints))
+        return np.array([s[0] for s in states])
+
+    def reset_joints(self, name: str, joints: Sequence[int], values: Sequence[float]) -> None:
+        """Set joint positions instantly (reset only)."""
+        for j, v in zip(joints, values):
+            self._client.resetJointState(self._bodies[name], j, float(v), 0.0)
+
+    def drive_joints(self, name: str, joints: Sequence[int], targets: Sequence[float],
+                     forces: Sequence[float], gain: float = 0.1) -> None:
+        """Position-control motors towards ``targets`` (``gain``: pybullet's positionGain)."""
+        n = len(joints)
+        self._client.setJointMotorControlArray(
+            self._bodies[name], list(joints), p.POSITION_CONTROL, targetPositions=list(targets),
+            forces=list(forces), positionGains=[gain] * n, velocityGains=[1.0] * n)
+
+    def link_position(self, name: str, link: int) -> np.ndarray:
+        """World position of a link frame."""
+        return np.asarray(self._client.getLinkState(self._bodies[name], link)[4])
+
+    def inverse_kinematics(self, name: str, link: int, position: Sequence[float],
+                           orientation: Sequence[float], lower: np.ndarray, upper: np.ndarray,
+                           rest: np.ndarray) -> np.ndarray:
+        """Joint positions placing ``link`` at the pose (null-space IK towards ``rest``)."""
+        ranges = upper - lower
+        sol = self._client.calculateInverseKinematics(
+            self._bodies[name], link, list(position), list(orientation),
+            lowerLimits=lower.tolist(), upperLimits=upper.tolist(), jointRanges=ranges.tolist(),
+            restPoses=rest.tolist(), maxNumIterations=100, residualThreshold=1e-4)
+        return np.asarray(sol)
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, n: int = 1) -> None:
+        """Advance physics by ``n`` steps of :data:`TIMESTEP`."""
+        step = self._client.stepSimulation
+        for _ in range(n):
+            step()
+        self.physics_steps += n
+
+    def save(self) -> None:
+        """Snapshot the whole simulation (bodies, joints, contact cache) in memory."""
+        self._state_id = self._client.saveState()
+
+    def restore(self) -> None:
+        """Return to the snapshot taken by :meth:`save`."""
+        if self._state_id is None:
+            raise RuntimeError("restore() before save()")
+        self._client.restoreState(stateId=self._state_id)
+
+    # ------------------------------------------------------------------ rendering
+    def set_light(self, direction: Sequence[float]) -> None:
+        """Direction of the renderer's light."""
+        self._light = (float(direction[0]), float(direction[1]), float(direction[2]))
+
+    def render(self, view: CameraView, size: int) -> np.ndarray:
+        """One RGB image (size, size, 3) uint8 from ``view``."""
+        c = self._client
+        view_m = c.computeViewMatrix(view.eye, view.target, view.up)
+        proj_m = c.computeProjectionMatrixFOV(view.fov_deg, 1.0, 0.05, 5.0)
+        _, _, rgba, _, _ = c.getCameraImage(
+            size, size, view_m, proj_m, shadow=0, lightDirection=list(self._light),
+            renderer=self._renderer, flags=p.ER_NO_SEGMENTATION_MASK)
+        rgba = np.asarray(rgba, dtype=np.uint8).reshape(size, size, 4)  # (H, W, RGBA)
+        return rgba[:, :, :3]
+
+    def close(self) -> None:
+        """Disconnect the client (idempotent)."""
+        try:
+            self._client.disconnect()
+        except p.error:
+            pass
+
+    def _try_egl(self) -> None:
+        try:
+            import pkgutil
+
+            egl = pkgutil.get_loader("eglRenderer")
+            if egl is None:
+                return
+            plugin = self._client.loadPlugin(egl.get_filename(), "_eglRendererPlugin")
+            if plugin >= 0:
+                self._renderer = p.ER_BULLET_HARDWARE_OPENGL
+        except Exception:  # EGL is optional; TinyRenderer always works headless
+            self._renderer = p.ER_TINY_RENDERER

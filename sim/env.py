@@ -1,0 +1,166 @@
+"""The gymnasium environment: a World (arm + cubes) composed with a Task.
+
+Action: an (x, y) table position in metres. The arm picks there when its gripper is empty and
+places there when it holds a cube (the paper's pick-and-place primitive).
+Observation: ``{"state": (13,) float32, "rgb": (2, 128, 128, 3) uint8}``.
+``info``: the instruction, ``is_success``, what the step did, and the ground-truth
+``predicates`` (for evaluation only: the framework agent must not read them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim.cameras import VisualConfig
+from sim.objects import Workspace
+from sim.tasks import Task, task_from_instruction
+from sim.world import Scene, World
+
+STATE_DIM = 13
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Environment options."""
+
+    horizon: int = 10
+    """Steps per episode before truncation (the optimum is 1, 2 and 4 steps for Grasp, Stack
+    and Triple Stack)."""
+    render: bool = True
+    """Include camera images in observations (False: state only, much faster)."""
+    motion_frames: int = 0
+    """Also render this many frames during each primitive (``info["motion_frames"]``)."""
+    visual: VisualConfig = field(default_factory=VisualConfig)
+    workspace: Workspace = field(default_factory=Workspace)
+    egl: bool = False
+    """Try the EGL renderer (TinyRenderer, headless, is always the fallback)."""
+
+
+class StackingEnv(gym.Env):
+    """Pick-and-place block stacking with a Franka Panda (headless PyBullet)."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, task: Task | str | None = None, config: EnvConfig | None = None,
+                 render_mode: str | None = None) -> None:
+        self.config = config or EnvConfig()
+        if self.config.horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {self.config.horizon}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
+        self.task: Task | None = task_from_instruction(task) if isinstance(task, str) else task
+        self.world = World(self.config.visual, self.config.workspace, egl=self.config.egl)
+        ws = self.config.workspace
+        self.action_space = spaces.Box(ws.low, ws.high, dtype=np.float32)
+        obs_spaces: dict[str, spaces.Space] = {
+            "state": spaces.Box(-np.inf, np.inf, (STATE_DIM,), dtype=np.float32)}
+        if self.config.render:
+            size, n_cams = self.config.visual.image_size, len(self.config.visual.cameras)
+            obs_spaces["rgb"] = spaces.Box(0, 255, (n_cams, size, size, 3), dtype=np.uint8)
+        self.observation_space = spaces.Dict(obs_spaces)
+        self._steps = 0
+        self._motion: list[tuple[np.ndarray, dict[str, bool]]] = []
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        if options and "instruction" in options:
+            self.task = task_from_instruction(options["instruction"])
+        if self.task is None:
+            raise ValueError("this env has no task: pass options={'instruction': ...} to reset()")
+        self.world.reset(self.np_random)
+        self._steps = 0
+        scene = self.world.scene()
+        return self._obs(), self._info(scene, clipped=False, primitive="reset")
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self.task is None:
+            raise RuntimeError("call reset() before step()")
+        xy, clipped = self._check_action(action)
+        held = self.world.scene().held
+        self._motion = []
+        self._start_motion_recording()
+        if held is None:
+            self.world.pick(xy)
+            primitive = "pick"
+        else:
+            self.world.place(xy, held)
+            primitive = "place"
+        self.world.robot.on_substep = None
+        self._steps += 1
+        scene = self.world.scene()
+        success = self.task.success(scene.predicates)
+        info = self._info(scene, clipped=clipped, primitive=primitive)
+        if self.config.motion_frames:
+            info["motion_frames"], info["motion_predicates"] = self._motion_frames()
+        truncated = self._steps >= self.config.horizon and not success
+        return self._obs(), float(success), success, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        """The first camera's image (render_mode "rgb_array")."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self.world.render()[0]
+
+    def close(self) -> None:
+        self.world.close()
+
+    # ------------------------------------------------------------------ helpers
+    def scene(self) -> Scene:
+        """True scene state (for the scripted expert and evaluation)."""
+        return self.world.scene()
+
+    @property
+    def cube_size(self) -> float:
+        """Edge length of the cubes in this world."""
+        return self.world.cube_size
+
+    def _check_action(self, action: Any) -> tuple[np.ndarray, bool]:
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        if a.shape != (2,):
+            raise ValueError(f"action must be an (x, y) table position, got shape {np.shape(action)}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action must be finite, got {a.tolist()}")
+        clipped = np.clip(a, self.action_space.low, self.action_space.high)
+        return clipped, bool(np.any(clipped != a))
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        obs = {"state": self.world.state_vector()}
+        if self.config.render:
+            obs["rgb"] = self.world.render()
+        return obs
+
+    def _info(self, scene: Scene, clipped: bool, primitive: str) -> dict[str, Any]:
+        assert self.task is not None
+        return {"instruction": self.task.instruction, "predicates": scene.predicates,
+                "is_success": self.task.success(scene.predicates), "action_clipped": clipped,
+                "primitive": primitive, "held": scene.held}
+
+    def _start_motion_recording(self) -> None:
+        if not self.config.motion_frames:
+            return
+        robot = self.world.robot
+        robot.hook_every = 24
+        robot.on_substep = lambda: self._motion.append(
+            (self.world.render(), self.world.scene().predicates))
+
+    def _motion_frames(self) -> tuple[np.ndarray, list[dict[str, bool]]]:
+        k = self.config.motion_frames
+        if not self._motion:
+            size, n = self.config.visual.image_size, len(self.config.visual.cameras)
+            return np.zeros((0, n, size, size, 3), np.uint8), []
+        idx = np.linspace(0, len(self._motion) - 1, min(k, len(self._motion))).round().astype(int)
+        frames = np.stack([self._motion[i][0] for i in idx])  # (k, n_cams, H, W, 3)
+        return frames, [self._motion[i][1] for i in idx]
+
+
+def make_env(task: Task | str | None = None, config: EnvConfig | None = None,
+             render_mode: str | None = None) -> StackingEnv:
+    """A StackingEnv for a task or instruction (unwrapped: no gym wrappers)."""
+    return StackingEnv(task, config, render_mode=render_mode)

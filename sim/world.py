@@ -1,0 +1,127 @@
+"""The world: table, arm and three cubes in one physics client, plus what can be read off it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.bullet import Bullet
+from sim.cameras import VisualConfig
+from sim.objects import COLORS, CUBE_MASS, CUBE_SIZE, RGBA, Workspace, sample_positions
+from sim.predicates import compute_predicates
+from sim.robot import Panda
+
+FOOTPRINT_MARGIN = 0.012
+"""How far outside a cube's edge a pick or place still counts as "on" that cube (metres)."""
+RELEASE_GAP = 0.004
+"""Clearance between a placed cube and its support at release (metres)."""
+
+
+@dataclass(frozen=True)
+class Scene:
+    """True state read off the simulator (for the expert, predicates and evaluation)."""
+
+    positions: dict[str, np.ndarray]
+    held: str | None
+    predicates: dict[str, bool]
+
+    def below(self, x: str) -> str | None:
+        """The cube ``x`` rests on, if any."""
+        return next((y for y in COLORS if y != x and self.predicates[f"on_top({x},{y})"]), None)
+
+    def above(self, y: str) -> str | None:
+        """The cube resting on ``y``, if any."""
+        return next((x for x in COLORS if x != y and self.predicates[f"on_top({x},{y})"]), None)
+
+    def top_of_stack(self, c: str) -> str:
+        """The highest cube of the stack that contains ``c``."""
+        while (up := self.above(c)) is not None:
+            c = up
+        return c
+
+
+class World:
+    """Builds the scene once, then resets it from a snapshot (deterministic per seed)."""
+
+    def __init__(self, visual: VisualConfig, workspace: Workspace, egl: bool = False) -> None:
+        self.visual = visual
+        self.workspace = workspace
+        self.cube_size = CUBE_SIZE * visual.cube_size_scale
+        self.bullet = Bullet(egl=egl)
+        self.bullet.set_light(visual.light_direction)
+        self.bullet.create_box("table", (0.55, 0.6, 0.02), (0.35, 0.0, -0.02), visual.table_rgba,
+                               mass=0.0)
+        self.robot = Panda(self.bullet, low_poly=visual.low_poly)
+        half = self.cube_size / 2
+        for i, c in enumerate(COLORS):
+            self.bullet.create_box(c, (half, half, half), (0.5, -0.3 + 0.1 * i, half), RGBA[c],
+                                   mass=CUBE_MASS, spinning=0.01)
+        self.robot.reset()
+        self.bullet.save()
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Restore the snapshot and scatter the cubes at random non-overlapping positions."""
+        self.bullet.restore()
+        positions = sample_positions(rng, self.workspace, cube_size=self.cube_size)
+        for c, pos in zip(COLORS, positions):
+            self.bullet.set_pose(c, pos)
+            if self.visual.shade_jitter > 0:
+                shade = np.clip(np.array(RGBA[c][:3]) + rng.uniform(
+                    -self.visual.shade_jitter, self.visual.shade_jitter, 3), 0, 1)
+                self.bullet.set_color(c, (*shade.tolist(), 1.0))
+        self.robot.reset()
+        self.bullet.step(10)
+
+    # ------------------------------------------------------------------ reading
+    def positions(self) -> dict[str, np.ndarray]:
+        """Cube centres by colour."""
+        return {c: self.bullet.pose(c)[0] for c in COLORS}
+
+    def scene(self) -> Scene:
+        """True state: positions, held cube, predicates."""
+        preds = compute_predicates(self.bullet, self.robot, self.cube_size)
+        held = next((c for c in COLORS if preds[f"grasping({c})"]), None)
+        return Scene(self.positions(), held, preds)
+
+    def state_vector(self) -> np.ndarray:
+        """(13,) float32: red, green, blue centres, grasp point, finger opening."""
+        pos = self.positions()
+        parts = [pos[c] for c in COLORS] + [self.robot.ee_position(), [self.robot.finger_opening()]]
+        return np.concatenate(parts).astype(np.float32)
+
+    def render(self) -> np.ndarray:
+        """(n_cams, H, W, 3) uint8 images from the fixed cameras."""
+        size = self.visual.image_size
+        return np.stack([self.bullet.render(v, size) for v in self.visual.cameras])
+
+    def support_top(self, xy: np.ndarray, exclude: str | None = None) -> tuple[float, str | None]:
+        """Height of the highest surface under ``xy`` (a cube top or the table) and its cube."""
+        best, best_cube = 0.0, None
+        reach = self.cube_size / 2 + FOOTPRINT_MARGIN
+        for c, p in self.positions().items():
+            if c == exclude:
+                continue
+            if abs(p[0] - xy[0]) < reach and abs(p[1] - xy[1]) < reach:
+                top = p[2] + self.cube_size / 2
+                if top > best:
+                    best, best_cube = top, c
+        return best, best_cube
+
+    # ------------------------------------------------------------------ acting
+    def pick(self, xy: np.ndarray) -> None:
+        """Pick at ``xy``: close the fingers around the top cube there (or on the table)."""
+        top, _ = self.support_top(xy)
+        grasp_z = max(top - self.cube_size / 2, self.cube_size / 2)
+        self.robot.pick(xy, grasp_z)
+
+    def place(self, xy: np.ndarray, held: str) -> None:
+        """Place the held cube at ``xy`` on whatever surface is there."""
+        hold_offset = self.bullet.pose(held)[0][2] - self.robot.ee_position()[2]
+        top, _ = self.support_top(xy, exclude=held)
+        release_z = top + self.cube_size / 2 + RELEASE_GAP - hold_offset
+        self.robot.place(xy, release_z)
+        self.bullet.step(20)  # let the released cube settle
+
+    def close(self) -> None:
+        """Free the physics client."""
+        self.bullet.close()
