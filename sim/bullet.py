@@ -6,6 +6,7 @@ Each :class:`Bullet` has its own DIRECT client, so several envs live in one proc
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -15,6 +16,9 @@ import pybullet_data
 from pybullet_utils import bullet_client
 
 TIMESTEP = 1.0 / 240.0
+SOLVER_ITERATIONS = 25
+"""Half pybullet's default: grasps and stacks stay stable (checked by the expert tests) and
+contact-rich steps run ~25% faster."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +41,13 @@ class Bullet:
     def __init__(self, egl: bool = False) -> None:
         self._client = bullet_client.BulletClient(connection_mode=p.DIRECT)
         self._client.setAdditionalSearchPath(pybullet_data.getDataPath())
-        self._client.setGravity(0.0, 0.0, -9.81)
-        self._client.setTimeStep(TIMESTEP)
         self._bodies: dict[str, int] = {}
         self._renderer = p.ER_TINY_RENDERER
         self._light: tuple[float, float, float] = (0.5, -0.4, 1.0)
-        self._state_id: int | None = None
+        self.clear()
         self.physics_steps = 0
+        self.physics_seconds = 0.0
+        """Wall time spent inside stepSimulation (for the overhead benchmark)."""
         if egl:
             self._try_egl()
 
@@ -65,7 +69,8 @@ class Bullet:
         vis = c.createVisualShape(p.GEOM_BOX, halfExtents=list(half_extents), rgbaColor=list(rgba))
         body = c.createMultiBody(mass, col, vis, basePosition=list(position))
         c.changeDynamics(body, -1, lateralFriction=friction, spinningFriction=spinning,
-                         rollingFriction=0.0001)
+                         rollingFriction=0.0001,
+                         activationState=p.ACTIVATION_STATE_DISABLE_SLEEPING)
         self._bodies[name] = body
 
     def has_body(self, name: str) -> bool:
@@ -145,19 +150,29 @@ class Bullet:
     def step(self, n: int = 1) -> None:
         """Advance physics by ``n`` steps of :data:`TIMESTEP`."""
         step = self._client.stepSimulation
+        start = time.perf_counter()
         for _ in range(n):
             step()
+        self.physics_seconds += time.perf_counter() - start
         self.physics_steps += n
 
-    def save(self) -> None:
-        """Snapshot the whole simulation (bodies, joints, contact cache) in memory."""
-        self._state_id = self._client.saveState()
+    def refresh_contacts(self) -> None:
+        """Recompute contact points without stepping (they are stale after teleports)."""
+        self._client.performCollisionDetection()
 
-    def restore(self) -> None:
-        """Return to the snapshot taken by :meth:`save`."""
-        if self._state_id is None:
-            raise RuntimeError("restore() before save()")
-        self._client.restoreState(stateId=self._state_id)
+    def clear(self) -> None:
+        """Remove every body and start a fresh simulation with the world's settings.
+
+        Resets rebuild the scene this way: pybullet's saveState/restoreState leaves solver
+        and motor warm-starts behind, so an episode would depend on the one before it.
+        """
+        c = self._client
+        c.resetSimulation()
+        c.setGravity(0.0, 0.0, -9.81)
+        c.setTimeStep(TIMESTEP)
+        c.setPhysicsEngineParameter(numSolverIterations=SOLVER_ITERATIONS,
+                                    deterministicOverlappingPairs=1)
+        self._bodies.clear()
 
     # ------------------------------------------------------------------ rendering
     def set_light(self, direction: Sequence[float]) -> None:

@@ -7,10 +7,10 @@ import numpy as np
 
 from sim.bullet import CameraView
 
-FRONT = CameraView(eye=(0.95, 0.0, 0.42), target=(0.50, 0.0, 0.07), fov_deg=45.0)
+FRONT = CameraView(eye=(0.86, 0.0, 0.40), target=(0.48, 0.0, 0.08), fov_deg=45.0)
 """Looks at the table from the side opposite the robot."""
-SIDE = CameraView(eye=(0.50, -0.50, 0.40), target=(0.50, 0.0, 0.07), fov_deg=45.0)
-"""Looks across the table from the robot's right."""
+SIDE = CameraView(eye=(0.78, -0.36, 0.36), target=(0.49, 0.0, 0.09), fov_deg=45.0)
+"""Looks at the table diagonally from the robot's right (the fingers do not hide a held cube)."""
 DEFAULT_LIGHT = (0.4, -0.3, 1.0)
 
 

@@ -45,9 +45,9 @@ def is_on_top(bullet: Bullet, x: str, y: str, size: float) -> bool:
     """``x`` rests on ``y``: in contact, one cube-height above it, and horizontally over it."""
     px, py = bullet.pose(x)[0], bullet.pose(y)[0]
     dz = px[2] - py[2]
-    return (0.75 * size < dz < 1.25 * size
-            and bool(np.linalg.norm(px[:2] - py[:2]) < 0.75 * size)
-            and bullet.in_contact(x, y))
+    return bool(0.75 * size < dz < 1.25 * size
+                and np.linalg.norm(px[:2] - py[:2]) < 0.75 * size
+                and bullet.in_contact(x, y))
 
 
 def compute_predicates(bullet: Bullet, robot: Panda, size: float) -> dict[str, bool]:

@@ -22,7 +22,7 @@ ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 120.0, 120.0)
 FINGER_FORCE = 60.0
 SPIN = 0.05
 """Torsional friction of the finger pads: a held cube must not pivot between them."""
-MAX_JOINT_STEP = 0.06
+MAX_JOINT_STEP = 0.09
 """Largest joint-target increment (rad) per ramp chunk of RAMP_STEPS physics steps."""
 RAMP_STEPS = 4
 SQUEEZE = 0.003
@@ -31,7 +31,7 @@ FINGER_OPEN = 0.04
 """Per-finger opening when open (total 0.08 m)."""
 DOWN = (1.0, 0.0, 0.0, 0.0)
 """Gripper pointing down, fingers closing along the world y axis."""
-SAFE_Z = 0.22
+SAFE_Z = 0.18
 """Height of the grasp point while travelling between picks and places."""
 
 MoveHook = Callable[[], None]

@@ -17,7 +17,8 @@ from sim.predicates import grasping_key, on_top_key
 _NOUN = r"(?:\s+(?:object|block|cube|one))?"
 _COLOR = r"(?:the\s+)?(red|green|blue)" + _NOUN
 _GRASP_RE = re.compile(rf"^(?:grasp|pick up|pick|grab)\s+{_COLOR}$")
-_STACK_RE = re.compile(rf"^(?:stack|put|place)\s+{_COLOR}\s+(?:on top of|onto|on)\s+{_COLOR}$")
+_STACK_RE = re.compile(
+    rf"^(?:(?:stack|put|place)\s+)?{_COLOR}\s+(?:on top of|onto|on)\s+{_COLOR}$")
 _TRIPLE_RE = re.compile(r"^stack all(?: the)? three(?: objects| blocks| cubes)?$")
 _SPLIT_RE = re.compile(r"\s*(?:,\s*and then|,\s*then|\band then\b|\bthen\b|,)\s*")
 

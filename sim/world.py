@@ -13,6 +13,9 @@ from sim.robot import Panda
 
 FOOTPRINT_MARGIN = 0.012
 """How far outside a cube's edge a pick or place still counts as "on" that cube (metres)."""
+GRASP_ABOVE_CENTER = 0.008
+"""Fingertips close this far above a cube's centre, so they stay clear of the cube below
+when it is placed on a stack (metres)."""
 RELEASE_GAP = 0.004
 """Clearance between a placed cube and its support at release (metres)."""
 
@@ -49,28 +52,36 @@ class World:
         self.cube_size = CUBE_SIZE * visual.cube_size_scale
         self.bullet = Bullet(egl=egl)
         self.bullet.set_light(visual.light_direction)
-        self.bullet.create_box("table", (0.55, 0.6, 0.02), (0.35, 0.0, -0.02), visual.table_rgba,
-                               mass=0.0)
-        self.robot = Panda(self.bullet, low_poly=visual.low_poly)
+        self.robot = self._build(np.array([[0.5, -0.3 + 0.1 * i, self.cube_size / 2]
+                                           for i in range(len(COLORS))]))
+
+    def _build(self, positions: np.ndarray) -> Panda:
+        """Create table, arm and cubes in an empty simulation."""
+        self.bullet.clear()
+        self.bullet.create_box("table", (0.55, 0.6, 0.02), (0.35, 0.0, -0.02),
+                               self.visual.table_rgba, mass=0.0)
+        robot = Panda(self.bullet, low_poly=self.visual.low_poly)
         half = self.cube_size / 2
-        for i, c in enumerate(COLORS):
-            self.bullet.create_box(c, (half, half, half), (0.5, -0.3 + 0.1 * i, half), RGBA[c],
-                                   mass=CUBE_MASS, spinning=0.01)
-        self.robot.reset()
-        self.bullet.save()
+        for c, pos in zip(COLORS, positions):
+            self.bullet.create_box(c, (half, half, half), pos, RGBA[c], mass=CUBE_MASS,
+                                   spinning=0.01)
+        robot.reset()
+        return robot
 
     def reset(self, rng: np.random.Generator) -> None:
-        """Restore the snapshot and scatter the cubes at random non-overlapping positions."""
-        self.bullet.restore()
+        """Rebuild the scene with the cubes at random non-overlapping positions.
+
+        Cubes start at rest height and no physics step runs before the first observation,
+        so a reset is exact whatever the client did before.
+        """
         positions = sample_positions(rng, self.workspace, cube_size=self.cube_size)
-        for c, pos in zip(COLORS, positions):
-            self.bullet.set_pose(c, pos)
-            if self.visual.shade_jitter > 0:
+        self.robot = self._build(positions)
+        if self.visual.shade_jitter > 0:
+            for c in COLORS:
                 shade = np.clip(np.array(RGBA[c][:3]) + rng.uniform(
                     -self.visual.shade_jitter, self.visual.shade_jitter, 3), 0, 1)
                 self.bullet.set_color(c, (*shade.tolist(), 1.0))
-        self.robot.reset()
-        self.bullet.step(10)
+        self.bullet.refresh_contacts()
 
     # ------------------------------------------------------------------ reading
     def positions(self) -> dict[str, np.ndarray]:
@@ -111,7 +122,7 @@ class World:
     def pick(self, xy: np.ndarray) -> None:
         """Pick at ``xy``: close the fingers around the top cube there (or on the table)."""
         top, _ = self.support_top(xy)
-        grasp_z = max(top - self.cube_size / 2, self.cube_size / 2)
+        grasp_z = max(top - self.cube_size / 2, self.cube_size / 2) + GRASP_ABOVE_CENTER
         self.robot.pick(xy, grasp_z)
 
     def place(self, xy: np.ndarray, held: str) -> None:
