@@ -15,6 +15,11 @@ GRASP_TEMPLATE = "the robot is grasping the {x} object"
 ON_TOP_TEMPLATE = "the {x} object is on top of the {y} object"
 
 
+def _check_color(c: str) -> None:
+    if c not in COLORS:
+        raise ValueError(f"unknown colour {c!r}; known colours: {', '.join(COLORS)}")
+
+
 def grasp_caption(x: str) -> str:
     """Caption for "the robot holds object ``x``"."""
     _check_color(x)
@@ -39,11 +44,6 @@ _PREDICATES: dict[str, str] = {grasp_caption(c): f"grasping({c})" for c in COLOR
     on_top_caption(x, y): f"on_top({x},{y})" for x, y in permutations(COLORS, 2)
 }
 _CAPTIONS_BY_PREDICATE: dict[str, str] = {v: k for k, v in _PREDICATES.items()}
-
-
-def _check_color(c: str) -> None:
-    if c not in COLORS:
-        raise ValueError(f"unknown colour {c!r}; known colours: {', '.join(COLORS)}")
 
 
 def check_caption(caption: str) -> str:
