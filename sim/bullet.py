@@ -6,14 +6,35 @@ Each :class:`Bullet` has its own DIRECT client, so several envs live in one proc
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
-import pybullet as p
-import pybullet_data
-from pybullet_utils import bullet_client
+
+
+@contextlib.contextmanager
+def _silenced(fd: int) -> Iterator[None]:
+    """Send a C-level file descriptor to /dev/null (pybullet prints banners from C)."""
+    (sys.stdout if fd == 1 else sys.stderr).flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+with _silenced(2):  # "pybullet build time: ..." on import
+    import pybullet as p
+    import pybullet_data
+    from pybullet_utils import bullet_client
 
 TIMESTEP = 1.0 / 240.0
 SOLVER_ITERATIONS = 25
@@ -39,7 +60,8 @@ class Bullet:
     """
 
     def __init__(self, egl: bool = False) -> None:
-        self._client = bullet_client.BulletClient(connection_mode=p.DIRECT)
+        with _silenced(1):  # "argv[0]=" on connect would break --json's last line
+            self._client = bullet_client.BulletClient(connection_mode=p.DIRECT)
         self._client.setAdditionalSearchPath(pybullet_data.getDataPath())
         self._bodies: dict[str, int] = {}
         self._renderer = p.ER_TINY_RENDERER
