@@ -115,8 +115,11 @@ def bench_panda_gym(seconds: float) -> dict[str, float]:
         import panda_gym  # noqa: F401  (registers the ids)
     except ImportError:
         raise UsageError("panda-gym is not installed: pip install -e '.[dev]'") from None
-    env = gym.make("PandaStack-v3", render_mode="rgb_array", renderer="Tiny",
-                   render_width=IMAGE_SIZE, render_height=IMAGE_SIZE)
+    from sim.bullet import silenced
+
+    with silenced(1):  # panda-gym's client prints its argv on stdout
+        env = gym.make("PandaStack-v3", render_mode="rgb_array", renderer="Tiny",
+                       render_width=IMAGE_SIZE, render_height=IMAGE_SIZE)
     env.reset(seed=0)
     sim = env.unwrapped.sim
     substeps = sim.n_substeps

@@ -17,7 +17,7 @@ import numpy as np
 
 
 @contextlib.contextmanager
-def _silenced(fd: int) -> Iterator[None]:
+def silenced(fd: int) -> Iterator[None]:
     """Send a C-level file descriptor to /dev/null (pybullet prints banners from C)."""
     (sys.stdout if fd == 1 else sys.stderr).flush()
     saved = os.dup(fd)
@@ -31,7 +31,7 @@ def _silenced(fd: int) -> Iterator[None]:
         os.close(devnull)
 
 
-with _silenced(2):  # "pybullet build time: ..." on import
+with silenced(2):  # "pybullet build time: ..." on import
     import pybullet as p
     import pybullet_data
     from pybullet_utils import bullet_client
@@ -60,7 +60,7 @@ class Bullet:
     """
 
     def __init__(self, egl: bool = False) -> None:
-        with _silenced(1):  # "argv[0]=" on connect would break --json's last line
+        with silenced(1):  # "argv[0]=" on connect would break --json's last line
             self._client = bullet_client.BulletClient(connection_mode=p.DIRECT)
         self._client.setAdditionalSearchPath(pybullet_data.getDataPath())
         self._bodies: dict[str, int] = {}
