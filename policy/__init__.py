@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "BCStep": "bc",
     "train_bc": "bc",
     "labelled_steps": "bc",
-    "bin_accuracy": "bc",
+    "action_error": "bc",
     "Episode": "episode",
     "EpisodeStore": "store",
     "StoreError": "store",

@@ -14,7 +14,7 @@ from policy.model import PolicyConfig, make_policy
 
 def config(**overrides: object) -> PolicyConfig:
     kwargs: dict = dict(goal_dim=24, action_low=(0.4, -0.1), action_high=(0.6, 0.1), d_model=32,
-                        n_layers=2, n_heads=4, bins_per_axis=16)
+                        n_layers=2, n_heads=4, n_components=4)
     kwargs.update(overrides)
     return PolicyConfig(**kwargs)
 
@@ -24,7 +24,12 @@ def inputs() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand(6, STATE_DIM, generator=g) * 0.2, torch.randn(6, 24, generator=g)
 
 
-def test_round_trip_gives_identical_logits(tmp_path: Path) -> None:
+def outputs(policy: torch.nn.Module, state: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+    """All mixture outputs (logits, means, log-stds) as one (B, K * 5) tensor."""
+    return torch.cat([t.flatten(1) for t in policy.mixture(state, goal)], dim=1)
+
+
+def test_round_trip_gives_identical_mixture_outputs(tmp_path: Path) -> None:
     policy = make_policy(config(), seed=1).eval()
     with torch.no_grad():  # perturb every parameter so that nothing matches a fresh init by luck
         for p in policy.parameters():
@@ -34,9 +39,12 @@ def test_round_trip_gives_identical_logits(tmp_path: Path) -> None:
     loaded = load_policy(out)
     assert loaded.config == policy.config and not loaded.training
     state, goal = inputs()
-    assert torch.equal(loaded.logits(state, goal), policy.logits(state, goal))
+    assert torch.equal(outputs(loaded, state, goal), outputs(policy, state, goal))
     fresh = make_policy(config(), seed=1).eval()
-    assert not torch.equal(fresh.logits(state, goal), policy.logits(state, goal))
+    assert not torch.equal(outputs(fresh, state, goal), outputs(policy, state, goal))
+    gen = [torch.Generator().manual_seed(0) for _ in range(2)]
+    sampled = [p.act(state, goal, greedy=False, generator=g) for p, g in zip((loaded, policy), gen)]
+    assert (sampled[0] == sampled[1]).all()
     doc = json.loads((out / CONFIG_FILE).read_text())
     assert doc["config"]["action_low"] == [0.4, -0.1] and doc["config"]["goal_dim"] == 24
 
@@ -75,11 +83,11 @@ def test_loading_is_strict_about_config_weight_mismatch(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="does not match"):
         load_policy(out)
     doc["config"]["n_layers"] = 2
-    doc["config"]["bins_per_axis"] = 8  # head shape mismatch
+    doc["config"]["n_components"] = 8  # head shape mismatch
     (out / CONFIG_FILE).write_text(json.dumps(doc))
     with pytest.raises(CheckpointError, match="does not match"):
         load_policy(out)
-    doc["config"]["bins_per_axis"] = 16
+    doc["config"]["n_components"] = 4
     doc["config"]["surprise"] = 1
     (out / CONFIG_FILE).write_text(json.dumps(doc))
     with pytest.raises(CheckpointError, match="surprise"):
