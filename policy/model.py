@@ -28,6 +28,14 @@ cell must be learned as its own class from the examples that fell into it. Measu
 26-63 mm on held-out states (a grasp needs < ~15 mm); an MDN head on the same encoder had
 1.5 mm median and 100% within 15 mm, with the same samples and 1200 steps.
 
+Each component's mean is a *pointer plus offset*: an attention (softmax, from the readout)
+over anchors - every object's (x, y), the end effector's and the workspace centre - plus a
+learned offset. Picks and places land on or beside objects, so "which object does this goal
+point at" is the part to learn, and it generalises across positions from few examples; the
+offset still reaches any point (free-space places). Measured in Collect & Infer on Grasp red
+(oracle detector, ~50 labelled grasps per cube after 1.3k env steps): without the pointer the
+greedy action missed red by a median 65 mm on fresh scenes.
+
 Normalisation: xy coordinates (positions and actions) are mapped by ``(p - centre) /
 half_range`` of the action bounds (the workspace becomes [-1, 1]^2); z and the gripper
 opening are divided by the mean xy half range (same metric scale, no extra constant).
@@ -164,6 +172,8 @@ class TransformerPolicy(nn.Module):
             layer, config.n_layers, norm=nn.LayerNorm(d), enable_nested_tensor=False
         )
         self.head = nn.Linear(d, config.n_components * self.PARAMS_PER_COMPONENT)
+        # Pointer: per component, attention over the anchors (objects, end effector, centre).
+        self.pointer = nn.Linear(d, config.n_components * (config.n_objects + 2))
         low = torch.tensor(config.action_low, dtype=torch.float32)
         high = torch.tensor(config.action_high, dtype=torch.float32)
         half = (high - low) / 2
@@ -243,14 +253,24 @@ class TransformerPolicy(nn.Module):
         mixture log-weights and per-axis Gaussian parameters in normalised workspace units;
         log-stds lie in ``[log min_std, log max_std]``.
         """
-        k = self.config.n_components
-        h = self.head(self._readout(state, goal_emb))  # (B, K * 5)
-        h = h.view(-1, k, self.PARAMS_PER_COMPONENT)  # (B, K * 5) -> (B, K, 5)
+        k, n = self.config.n_components, self.config.n_objects
+        readout = self._readout(state, goal_emb)  # (B, d)
+        h = self.head(readout).view(-1, k, self.PARAMS_PER_COMPONENT)  # (B, K*5) -> (B, K, 5)
         logits = h[..., 0]  # (B, K)
-        means = h[..., 1 : 1 + ACTION_DIM]  # (B, K, 2)
+        attention = self.pointer(readout).view(-1, k, n + 2).softmax(-1)  # (B, K, n + 2)
+        anchors = self._anchors(state)  # (B, n + 2, 2)
+        means = attention @ anchors + h[..., 1 : 1 + ACTION_DIM]  # (B, K, 2): anchor + offset
         lo, hi = self.log_std_bounds
         log_stds = lo + (hi - lo) * torch.sigmoid(h[..., 1 + ACTION_DIM :])  # (B, K, 2)
         return logits, means, log_stds
+
+    def _anchors(self, state: Tensor) -> Tensor:
+        """Normalised (x, y) of each object, the end effector and the workspace centre."""
+        b, n = state.shape[0], self.config.n_objects
+        objects = state[:, objects_slice(n)].reshape(b, n, POS_DIM)[..., :2]  # (B, 3n) -> (B, n, 2)
+        ee = state[:, ee_slice(n)][:, None, :2]  # (B, 1, 2)
+        xy = (torch.cat([objects, ee], dim=1) - self.centre) / self.half_range  # (B, n + 1, 2)
+        return torch.cat([xy, xy.new_zeros(b, 1, 2)], dim=1)  # (B, n + 2, 2)
 
     def forward(self, state: Tensor, goal_emb: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Same as :meth:`mixture`."""
