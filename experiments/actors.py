@@ -1,0 +1,138 @@
+"""Collector actors: each owns an env, a detector and a copy of the policy.
+
+``--actors 1`` runs one actor in-process; ``--actors N`` (N > 1) runs N Ray actors, each a
+process of its own, and the learner broadcasts new weights to all of them after every
+behaviour-cloning round.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from experiments.collect import Rollout, run_episode
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """Everything an actor needs to build itself (picklable: sent to Ray workers)."""
+
+    instruction: str
+    plan: tuple[str, ...]
+    goal_embeddings: dict[str, np.ndarray]
+    policy_config: dict[str, Any]
+    detector: str
+    """"clip", "oracle" or "none" (the env-reward baseline)."""
+    detector_path: str | None
+    horizon: int
+    explore_eps: float
+    torch_threads: int = 1
+
+
+class Actor:
+    """One collector: env + detector + agent with its own policy copy."""
+
+    def __init__(self, spec: ActorSpec, actor_id: int) -> None:
+        import torch
+
+        from experiments.agent import SubgoalAgent
+        from policy.model import PolicyConfig, TransformerPolicy
+        from sim import EnvConfig, make_env
+
+        torch.set_num_threads(spec.torch_threads)
+        self.spec, self.actor_id = spec, actor_id
+        render = spec.detector == "clip"
+        self.env = make_env(spec.instruction, EnvConfig(horizon=spec.horizon, render=render))
+        self.detector = _make_detector(spec)
+        self.policy = TransformerPolicy(PolicyConfig(**spec.policy_config)).eval()
+        space = self.env.action_space
+        self.agent = SubgoalAgent(spec.plan, spec.goal_embeddings, self.policy, space.low,
+                                  space.high, spec.explore_eps)
+
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Load the learner's latest policy weights."""
+        import torch
+
+        self.policy.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+
+    def collect(self, seeds: list[int], weights: dict[str, np.ndarray] | None,
+                counts: dict[str, int] | None = None) -> list[Rollout]:
+        """Exploring episodes, one per seed (``counts``: labelled successes per goal)."""
+        if weights is not None:
+            self.set_weights(weights)
+        if counts is not None:
+            self.agent.success_counts = dict(counts)
+        self.agent.rng = np.random.default_rng(seeds[0] if seeds else 0)
+        return [run_episode(self.env, self.agent, self.detector, s, explore=True,
+                            meta={"actor": self.actor_id}) for s in seeds]
+
+    def evaluate(self, seeds: list[int], weights: dict[str, np.ndarray] | None) -> list[bool]:
+        """Greedy success per seed."""
+        if weights is not None:
+            self.set_weights(weights)
+        return [run_episode(self.env, self.agent, self.detector, s, explore=False).success
+                for s in seeds]
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _make_detector(spec: ActorSpec):
+    from experiments.detectors import ClipDetector, OracleDetector
+
+    if spec.detector == "oracle":
+        return OracleDetector()
+    if spec.detector == "none":
+        return None
+    from perception import load_detector
+
+    return ClipDetector(load_detector(spec.detector_path, device="cpu", build_if_missing=False))
+
+
+class ActorPool:
+    """N actors behind one interface; work is split evenly and gathered in seed order."""
+
+    def __init__(self, spec: ActorSpec, n: int) -> None:
+        self.n = n
+        if n == 1:
+            self._local = Actor(spec, 0)
+            self._remote: list[Any] = []
+            return
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(num_cpus=n, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        remote_actor = ray.remote(num_cpus=1)(Actor)
+        self._remote = [remote_actor.remote(spec, i) for i in range(n)]
+
+    def collect(self, seeds: list[int], weights: dict[str, np.ndarray],
+                counts: dict[str, int]) -> list[Rollout]:
+        return self._map("collect", seeds, weights, counts)
+
+    def evaluate(self, seeds: list[int], weights: dict[str, np.ndarray]) -> list[bool]:
+        return self._map("evaluate", seeds, weights)
+
+    def _map(self, method: str, seeds: list[int], *args: Any) -> list:
+        if self.n == 1:
+            return getattr(self._local, method)(seeds, *args)
+        import ray
+
+        refs = [ray.put(a) for a in args]
+        busy = [i for i in range(self.n) if seeds[i::self.n]]
+        parts = ray.get([getattr(self._remote[i], method).remote(seeds[i::self.n], *refs)
+                         for i in busy])
+        out: list = [None] * len(seeds)
+        for i, part in zip(busy, parts):
+            out[i::self.n] = part
+        return out
+
+    def close(self) -> None:
+        if self.n == 1:
+            self._local.close()
+            return
+        import ray
+
+        for a in self._remote:
+            ray.kill(a)

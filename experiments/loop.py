@@ -1,0 +1,208 @@
+"""Collect & Infer (the paper's Algorithm 1), top to bottom.
+
+    sub-goals = planner(task)
+    repeat until the env-step budget is spent:
+        collect N episodes with the current policy (actors explore by sampling)
+        store them (append-only, atomic commits)
+        infer: the detector's captions after every step relabel the steps that reached them
+        theta <- BC(all relabelled steps); broadcast theta to every actor
+        every eval_every env steps: greedy success rate on fixed fresh seeds (the curve)
+    final evaluation: 100 fresh greedy episodes, learning-curve PNG, eval video
+
+``--agent baseline`` learns from the env reward alone (no sub-goals, no relabelling).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from experiments.actors import ActorPool, ActorSpec
+from experiments.infer import ImitationData, episode_labels
+from experiments.rundir import RunDir, plot_curves
+from policy.store import EpisodeStore
+
+TRAIN_SEED_BASE = 10_000_000
+EVAL_SEED_OFFSET = 7_000_000
+"""Eval seeds are disjoint from every training seed (fresh scenes)."""
+
+
+@dataclass
+class TrainConfig:
+    """Collect & Infer settings (the CLI exposes the common ones)."""
+
+    task: str
+    """The instruction, e.g. "stack all three objects"."""
+    agent: str = "framework"
+    """"framework" (sub-goals + detector + hindsight) or "baseline" (env reward only)."""
+    detector: str = "clip"
+    """"clip" (the CLIP detector) or "oracle" (ground-truth predicates, to price its errors)."""
+    planner: str = "auto"
+    actors: int = 1
+    max_env_steps: int = 50_000
+    seed: int = 0
+    horizon: int = 10
+    episodes_per_round: int = 16
+    """N: episodes collected between behaviour-cloning rounds."""
+    bc_steps_per_round: int = 100
+    batch_size: int = 128
+    lr: float = 1e-3
+    explore_eps: float = 0.1
+    """Floor of the per-goal, count-based probability of a uniform random action."""
+    eval_every: int = 2_000
+    """Env steps between curve evaluations."""
+    eval_episodes: int = 20
+    final_eval_episodes: int = 100
+    target_success: float | None = 0.95
+    """Stop early once a curve evaluation reaches this success rate (None: use the budget)."""
+    d_model: int = 96
+    n_layers: int = 2
+    detector_path: str | None = None
+    video: bool = True
+
+
+def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run Collect & Infer in ``run``; returns the final result record."""
+    import torch
+
+    from policy.bc import BCConfig, train_bc
+    from policy.checkpoint import load_policy, save_policy
+    from policy.model import PolicyConfig, make_policy
+
+    torch.manual_seed(cfg.seed)
+    wall0 = time.time()
+    plan, goal_embeddings, detector_path = _plan_and_goals(cfg)
+    space_low, space_high = _action_bounds()
+    policy_config = asdict(PolicyConfig(
+        goal_dim=len(next(iter(goal_embeddings.values()))), action_low=space_low,
+        action_high=space_high, d_model=cfg.d_model, n_layers=cfg.n_layers, dropout=0.0))
+    if resume and run.checkpoint.exists():
+        policy = load_policy(run.checkpoint)
+    else:
+        policy = make_policy(PolicyConfig(**policy_config), seed=cfg.seed)
+    run.write_config({"train": asdict(cfg), "plan": plan, "policy": policy_config})
+
+    store = EpisodeStore(run.episodes)
+    data = ImitationData(goal_embeddings)
+    env_steps = n_episodes = 0
+    for episode in store.episodes():  # resume: re-infer every committed episode
+        data.add(episode, episode_labels(episode, cfg.agent))
+        env_steps, n_episodes = env_steps + episode.T, n_episodes + 1
+    curve = [(r["env_steps"], r["eval_success_rate"]) for r in run.records("eval")]
+    wall_before = max((r.get("wall_s", 0.0) for r in run.records()), default=0.0)
+
+    spec = ActorSpec(cfg.task, tuple(plan), goal_embeddings, policy_config,
+                     "none" if cfg.agent == "baseline" else cfg.detector, detector_path,
+                     cfg.horizon, cfg.explore_eps)
+    actors = ActorPool(spec, cfg.actors)
+    eval_seeds = [cfg.seed * TRAIN_SEED_BASE + EVAL_SEED_OFFSET + i for i in range(cfg.eval_episodes)]
+    next_eval = (curve[-1][0] // cfg.eval_every + 1) * cfg.eval_every if curve else 0
+    bar = tqdm(total=cfg.max_env_steps, initial=min(env_steps, cfg.max_env_steps), unit="step",
+               desc=f"collect & infer ({cfg.agent})", disable=not progress)
+    weights = _weights(policy)
+
+    def wall() -> float:
+        return wall_before + time.time() - wall0
+
+    while env_steps < cfg.max_env_steps:
+        if env_steps >= next_eval:  # the learning curve: greedy success on fixed fresh seeds
+            rate = float(np.mean(actors.evaluate(eval_seeds, weights)))
+            curve.append((env_steps, rate))
+            run.log({"kind": "eval", "env_steps": env_steps, "eval_success_rate": rate,
+                     "eval_episodes": len(eval_seeds), "wall_s": wall()})
+            next_eval = env_steps + cfg.eval_every
+            bar.set_postfix(eval=f"{rate:.2f}", labels=len(data))
+            if cfg.target_success is not None and rate >= cfg.target_success:
+                break
+        seeds = [cfg.seed * TRAIN_SEED_BASE + n_episodes + i for i in range(cfg.episodes_per_round)]
+        rollouts = actors.collect(seeds, weights, data.counts())  # Collect
+        steps_before = env_steps
+        for r in rollouts:
+            store.append(r.episode)  # committed: survives kill -9
+            data.add(r.episode, episode_labels(r.episode, cfg.agent))  # Infer
+            env_steps += r.episode.T
+        n_episodes += len(rollouts)
+        bar.update(min(env_steps, cfg.max_env_steps) - min(steps_before, cfg.max_env_steps))
+        losses = []
+        if len(data):  # BC on every relabelled step so far, then broadcast
+            bc = BCConfig(steps=cfg.bc_steps_per_round, batch_size=cfg.batch_size, lr=cfg.lr,
+                          seed=cfg.seed * 7919 + n_episodes, min_lr_ratio=1.0)
+            losses = train_bc(policy, data.dataset(), bc)
+            save_policy(policy, run.checkpoint)
+            weights = _weights(policy)
+        run.log({"kind": "round", "env_steps": env_steps, "episodes": n_episodes,
+                 "collect_success_rate": float(np.mean([r.success for r in rollouts])),
+                 "labelled_steps": len(data), "bc_loss": float(np.mean(losses)) if losses else 0.0,
+                 "label_counts": data.counts(), "wall_s": wall()})
+    bar.close()
+
+    final_seeds = [cfg.seed * TRAIN_SEED_BASE + EVAL_SEED_OFFSET + 100_000 + i
+                   for i in range(cfg.final_eval_episodes)]
+    final = float(np.mean(actors.evaluate(final_seeds, weights)))
+    actors.close()
+    store.close()
+    save_policy(policy, run.checkpoint)
+    result = {"env_steps": env_steps, "eval_success_rate": final,
+              "steps_to_50": next((s for s, r in curve if r >= 0.5), None),
+              "wall_s": wall(), "run_dir": str(run.root), "episodes": n_episodes}
+    run.log({"kind": "final", **result})
+    plot_curves({f"{cfg.agent} ({cfg.detector})": curve}, run.curve_png, cfg.task)
+    if cfg.video:
+        result["video"] = str(record_video(spec, policy, run.root / "eval.mp4", final_seeds[:2]))
+    run.close()
+    return result
+
+
+def _plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray], str | None]:
+    """Sub-goals from the planner and goal embeddings from the CLIP text encoder."""
+    from perception import load_detector
+    from perception.captions import CAPTIONS
+    from planner import make_planner
+
+    detector = load_detector(cfg.detector_path, device="cpu", build_if_missing=True)
+    text = detector.text_embeddings(list(CAPTIONS))
+    if cfg.agent == "baseline":  # one fixed goal vector: the task itself, no sub-goals
+        digest = hashlib.sha256(cfg.task.encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        goal = rng.normal(size=text.shape[1]).astype(np.float32)
+        return [cfg.task], {cfg.task: goal / np.linalg.norm(goal)}, cfg.detector_path
+    plan = make_planner(cfg.planner).plan(cfg.task)
+    # actors load the same detector: the user's path, or (None) the cached default just built
+    return plan, dict(zip(CAPTIONS, text.astype(np.float32))), cfg.detector_path
+
+
+def _action_bounds() -> tuple[tuple[float, float], tuple[float, float]]:
+    from sim import Workspace
+
+    ws = Workspace()
+    return (float(ws.low[0]), float(ws.low[1])), (float(ws.high[0]), float(ws.high[1]))
+
+
+def _weights(policy) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy().copy() for k, v in policy.state_dict().items()}
+
+
+def record_video(spec: ActorSpec, policy, path: Path, seeds: list[int]) -> Path:
+    """Greedy episodes from both cameras, with mid-motion frames, to an mp4."""
+    from experiments.agent import SubgoalAgent
+    from experiments.actors import _make_detector
+    from experiments.collect import run_episode
+    from experiments.video import tile, write_video
+    from sim import EnvConfig, make_env
+
+    env = make_env(spec.instruction, EnvConfig(horizon=spec.horizon, render=True, motion_frames=6))
+    agent = SubgoalAgent(spec.plan, spec.goal_embeddings, policy, env.action_space.low,
+                         env.action_space.high, 0.0)
+    detector = _make_detector(spec) if spec.detector != "none" else None
+    frames = []
+    for s in seeds:
+        rollout = run_episode(env, agent, detector, s, explore=False, record=True)
+        frames += [tile(f) for f in rollout.frames] + [tile(rollout.frames[-1])] * 6
+    env.close()
+    write_video(path, frames)
+    return path

@@ -1,0 +1,97 @@
+"""The agent's sub-goal scheduling and Infer's labelling rules, on hand-made episodes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments.agent import SubgoalAgent
+from experiments.infer import ImitationData, episode_labels
+from perception.captions import grasp_caption, on_top_caption
+from policy.episode import Episode
+
+G_GREEN, GREEN_ON_BLUE = grasp_caption("green"), on_top_caption("green", "blue")
+G_RED, RED_ON_GREEN = grasp_caption("red"), on_top_caption("red", "green")
+TOWER = [G_GREEN, GREEN_ON_BLUE, G_RED, RED_ON_GREEN]
+
+
+def _agent(plan=TOWER, eps=0.0) -> SubgoalAgent:
+    goals = {g: np.eye(8, dtype=np.float32)[i] for i, g in enumerate(plan)}
+    return SubgoalAgent(plan, goals, policy=None, action_low=np.zeros(2),
+                        action_high=np.ones(2), explore_eps=eps, rng=np.random.default_rng(0))
+
+
+def test_agent_moves_on_when_the_current_sub_goal_is_detected() -> None:
+    agent = _agent()
+    agent.update(set())
+    assert agent.current == G_GREEN
+    agent.update({G_GREEN})
+    assert agent.current == GREEN_ON_BLUE
+    agent.update({GREEN_ON_BLUE})  # the place consumed the grasp
+    assert agent.current == G_RED
+    agent.update({GREEN_ON_BLUE, G_RED})
+    assert agent.current == RED_ON_GREEN and not agent.done
+    agent.update({GREEN_ON_BLUE, RED_ON_GREEN})
+    assert agent.done
+
+
+def test_agent_falls_back_when_progress_is_undone() -> None:
+    agent = _agent()
+    agent.update({G_GREEN})
+    agent.update(set())  # green was put down beside blue: grasp it again
+    assert agent.current == G_GREEN
+    agent.update({GREEN_ON_BLUE, G_RED})
+    agent.update({G_RED})  # the tower fell while red was carried
+    assert agent.current == G_GREEN
+
+
+def test_exploration_is_uniform_for_unlearned_goals_and_decays_with_successes() -> None:
+    agent = _agent(eps=0.05)
+    assert agent.exploration(G_GREEN) == 1.0
+    agent.success_counts = {G_GREEN: 20, G_RED: 20_000}
+    assert agent.exploration(G_GREEN) == pytest.approx(2 ** -0.5)
+    assert agent.exploration(G_RED) == 0.05  # the floor
+    agent.success_counts = {}  # the current goal (grasp green) never succeeded yet
+    actions = [agent.act(np.zeros(13, np.float32), explore=True) for _ in range(50)]
+    assert len({tuple(a) for a in actions}) == 50  # uniform random: never calls the policy
+
+
+def _episode(detected: list[list[str]], pursued: list[str], rewards: list[float]) -> Episode:
+    t = len(pursued)
+    return Episode(task="stack all three objects",
+                   states=np.arange((t + 1) * 13, dtype=np.float32).reshape(t + 1, 13),
+                   actions=np.arange(t * 2, dtype=np.float32).reshape(t, 2), pursued=pursued,
+                   env_rewards=np.asarray(rewards, np.float32), meta={"detected": detected})
+
+
+def test_framework_labels_the_step_after_which_each_caption_appeared() -> None:
+    # step 0 picks blue (a detour), 1 puts it down, 2 picks green, 3 puts green on red
+    ep = _episode([[], [grasp_caption("blue")], [], [G_GREEN], [on_top_caption("green", "red")]],
+                  [G_GREEN, G_GREEN, G_GREEN, GREEN_ON_BLUE], [0, 0, 0, 0])
+    assert episode_labels(ep, "framework") == [
+        (0, grasp_caption("blue")), (2, G_GREEN), (3, on_top_caption("green", "red"))]
+
+
+def test_captions_already_true_get_no_credit_and_the_rewarded_step_is_kept() -> None:
+    ep = _episode([[GREEN_ON_BLUE], [GREEN_ON_BLUE, G_RED], [GREEN_ON_BLUE]],
+                  [G_RED, RED_ON_GREEN], [0, 1])  # the detector missed red on green
+    assert episode_labels(ep, "framework") == [(0, G_RED), (1, RED_ON_GREEN)]
+
+
+def test_baseline_imitates_whole_rewarded_prefixes_only() -> None:
+    task = "stack all three objects"
+    failed = _episode([[], [G_GREEN], []], [task, task], [0, 0])
+    won = _episode([[], [], [], []], [task, task, task], [0, 1, 0])
+    assert episode_labels(failed, "baseline") == []
+    assert episode_labels(won, "baseline") == [(0, task), (1, task)]
+
+
+def test_imitation_data_weights_balance_rare_goals() -> None:
+    data = ImitationData({G_GREEN: np.ones(4, np.float32), G_RED: np.zeros(4, np.float32)})
+    ep = _episode([[]] * 6, [G_GREEN] * 5, [0] * 5)
+    data.add(ep, [(0, G_GREEN), (1, G_GREEN), (2, G_GREEN), (3, G_GREEN), (4, G_RED),
+                  (4, "a caption this task does not use")])
+    ds = data.dataset()
+    assert len(ds) == 5 and data.counts() == {G_GREEN: 4, G_RED: 1}
+    w = ds.weights
+    assert w[4] == pytest.approx(2 * w[0])  # 1/sqrt(1) vs 1/sqrt(4)
+    np.testing.assert_array_equal(ds.actions[4], ep.actions[4])
