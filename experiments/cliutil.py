@@ -62,6 +62,16 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def parse_task(instruction: str):
+    """The sim Task an instruction names, or a UsageError saying what is understood."""
+    from sim import task_from_instruction
+
+    try:
+        return task_from_instruction(instruction)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def say(message: str) -> None:
     """A status line for humans, on stderr so that stdout stays parseable."""
     print(message, file=sys.stderr, flush=True)

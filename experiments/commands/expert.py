@@ -6,7 +6,7 @@ import argparse
 import numpy as np
 from tqdm import tqdm
 
-from experiments.cliutil import UsageError, add_json_flag, emit, non_negative_int, positive_int
+from experiments.cliutil import add_json_flag, emit, non_negative_int, parse_task, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,13 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from experiments.video import check_video_path, tile, write_video
-    from sim import EnvConfig, make_env, task_from_instruction
+    from sim import EnvConfig, make_env
     from sim.expert import expert_action
 
-    try:
-        task = task_from_instruction(args.task)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    task = parse_task(args.task)
     out = check_video_path(args.video) if args.video else None
     config = EnvConfig(horizon=args.horizon, render=out is not None,
                        motion_frames=6 if out else 0)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from experiments.cliutil import UsageError, add_json_flag, emit, non_negative_int, positive_int
+from experiments.cliutil import (
+    UsageError, add_json_flag, emit, non_negative_int, parse_task, positive_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,12 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from experiments.sparsity import expected_steps, measure_direct, measure_stages
-    from sim import task_from_instruction
 
-    try:
-        task = task_from_instruction(args.task)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    task = parse_task(args.task)
     n_pairs = sum(g.startswith("on_top") for g in task.goals)
     if not task.triple and (n_pairs > 1 or (n_pairs == 1 and len(task.goals) > 1)):
         raise UsageError("sparsity covers Grasp, Stack and Triple Stack tasks")
