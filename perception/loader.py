@@ -1,0 +1,191 @@
+"""Getting a detector: a given checkpoint, the cached one, or build it on first use.
+
+``load_detector()`` (no path) looks for pretrained CLIP weights on this machine first (a
+checkpoint named by ``LANGSTACK_CLIP_MODEL``/``LANGSTACK_CLIP_PRETRAINED`` or a warm
+open_clip cache for :data:`perception.factory.DEFAULT_PRETRAINED`) and fine-tunes them on
+in-domain frames; without weights it falls back to the **embedded default**: the project's
+small CLIP config trained from scratch on simulator frames. Either is built once (with
+progress bars) and cached under ``platformdirs.user_cache_dir("langstack")/detector/``;
+later runs load it. Which detector is in use is said once per process, on stderr.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from perception.factory import EMBEDDED_MODEL
+
+BUILD_VERSION = 1
+"""Bump when the default recipe changes: old cached detectors are then rebuilt."""
+CACHE_ENV = "LANGSTACK_CACHE_DIR"
+
+_announced: set[str] = set()
+
+
+def cache_root() -> Path:
+    """``$LANGSTACK_CACHE_DIR`` or ``platformdirs.user_cache_dir("langstack")``."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("langstack"))
+
+
+def data_root() -> Path:
+    """Where generated frame splits are cached."""
+    return cache_root() / "perception-data"
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:80]
+
+
+def default_detector_dir(model: str = EMBEDDED_MODEL, pretrained: str | None = None) -> Path:
+    """Cache directory of the default detector built from ``model`` (and ``pretrained``)."""
+    name = model if pretrained is None else f"{model}__{Path(pretrained).name}"
+    return cache_root() / "detector" / f"{_slug(name)}-v{BUILD_VERSION}"
+
+
+def _train_config_default() -> Any:
+    from perception.train import TrainConfig
+
+    return TrainConfig()
+
+
+@dataclass
+class BuildConfig:
+    """Recipe of a detector: data sizes, model source and training settings."""
+
+    model: str = EMBEDDED_MODEL
+    pretrained: str | None = None
+    """Tag or checkpoint path of pretrained CLIP weights (None: train from scratch)."""
+    train_pairs: int = 2000
+    val_pairs: int = 400
+    data_seed: int = 0
+    workers: int = 2
+    """Processes generating frames."""
+    train: Any = field(default_factory=_train_config_default)
+    """A perception.train.TrainConfig."""
+
+
+def pretrained_train_config() -> Any:
+    """Fine-tuning settings for pretrained CLIP weights (small lr, few epochs)."""
+    from perception.train import TrainConfig
+
+    return TrainConfig(epochs=4, lr=1e-5, warmup_steps=20, batch_size=32, weight_decay=0.1)
+
+
+def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
+                   progress: bool = True, say: Callable[[str], None] | None = None,
+                   device: str = "cpu") -> Any:
+    """Generate in-domain train/val frames, train, calibrate gamma and save to ``out_dir``."""
+    from perception.dataset import GenConfig, ensure_split, load_split
+    from perception.train import train_detector
+
+    cfg = cfg or BuildConfig()
+    say = say or _stderr
+    t0 = time.perf_counter()
+    model, spec = fresh_model(cfg, device=device)  # first: bad names fail before any work
+    source = "from scratch" if spec.source == "scratch" else f"from {spec.source}"
+    say(f"detector: training {spec.name} {source} on {cfg.train_pairs} in-domain pairs -> {out_dir}")
+    splits = {}
+    for split, n in (("train", cfg.train_pairs), ("val", cfg.val_pairs)):
+        gen = GenConfig(split=split, n_frames=n, seed=cfg.data_seed)
+        path = ensure_split(data_root(), gen, workers=cfg.workers, progress=progress)
+        splits[split] = load_split(path)
+    gen_seconds = time.perf_counter() - t0
+    det = train_detector(model, spec, splits["train"], splits["val"], cfg.train,
+                         progress=progress, device=device)
+    build = {"build_version": BUILD_VERSION, "recipe": _recipe(cfg),
+             "data_seconds": round(gen_seconds, 1),
+             "total_seconds": round(time.perf_counter() - t0, 1)}
+    det.save(out_dir, extra={"build": build})
+    say(f"detector: built in {build['total_seconds']:.0f} s (frames {gen_seconds:.0f} s, "
+        f"training {det.meta['train']['seconds']:.0f} s); gamma = {det.gamma:.3f} "
+        f"(validation precision {det.meta['calibration']['precision']:.3f}, "
+        f"recall {det.meta['calibration']['recall']:.3f})")
+    return det
+
+
+def fresh_model(cfg: BuildConfig, device: str = "cpu") -> tuple[Any, Any]:
+    """The recipe's model before training: seeded random init, or the pretrained weights."""
+    import torch
+
+    from perception.factory import create_model
+
+    torch.manual_seed(cfg.train.seed)
+    return create_model(cfg.model, cfg.pretrained, device=device)
+
+
+def _recipe(cfg: BuildConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    return d
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def announce(message: str, key: str | None = None, say: Callable[[str], None] | None = None) -> None:
+    """Print ``message`` once per process (per ``key``)."""
+    key = key or message
+    if key not in _announced:
+        _announced.add(key)
+        (say or _stderr)(message)
+
+
+def _is_complete(path: Path) -> bool:
+    from perception.detector import CONFIG_FILE, WEIGHTS_FILE
+
+    return (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
+
+
+def load_detector(path: str | os.PathLike | None = None, device: str = "cpu",
+                  build_if_missing: bool = True, progress: bool = True,
+                  say: Callable[[str], None] | None = None) -> Any:
+    """The detector at ``path``, or the cached default (built on first use).
+
+    Raises FileNotFoundError if ``path`` holds no detector, or if the default is not cached
+    and ``build_if_missing`` is False.
+    """
+    from perception.detector import Detector
+    from perception.factory import find_pretrained
+
+    if path is not None:
+        det = Detector.load(path, device=device)
+        announce(f"detector: {det.spec.name} ({_describe(det)}) at {path}", say=say)
+        return det
+    found = find_pretrained()
+    if found is not None:
+        model, pretrained = found
+        target = default_detector_dir(model, pretrained)
+        cfg = BuildConfig(model=model, pretrained=pretrained, train=pretrained_train_config())
+        what = f"{model} pretrained ({pretrained}), fine-tuned on in-domain simulator frames"
+    else:
+        target = default_detector_dir()
+        cfg = BuildConfig()
+        what = "embedded default (in-domain, trained from simulator frames)"
+    if not _is_complete(target):
+        if not build_if_missing:
+            raise FileNotFoundError(f"no cached detector at {target}; run `langstack perception train`")
+        if found is None:
+            announce("detector: no pretrained CLIP weights on this machine (no model hub); "
+                     "falling back to the embedded default", key="fallback", say=say)
+        announce(f"detector: building the {what} at {target} (first use; cached afterwards)",
+                 key="building", say=say)
+        build_detector(target, cfg, progress=progress, say=say, device=device)
+    det = Detector.load(target, device=device)
+    announce(f"detector: {what} at {target}", say=say)
+    return det
+
+
+def _describe(det: Any) -> str:
+    src = det.spec.source
+    if src == "scratch":
+        return "trained from simulator frames"
+    return f"fine-tuned from {src}"
