@@ -172,8 +172,11 @@ def _plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray],
         goal = rng.normal(size=text.shape[1]).astype(np.float32)
         return [cfg.task], {cfg.task: goal / np.linalg.norm(goal)}, cfg.detector_path
     plan = make_planner(cfg.planner).plan(cfg.task)
+    # Goals are the captions' text embeddings centred over the vocabulary: what the captions
+    # share ("the ... object") says nothing about which sub-goal is meant.
+    goals = text - text.mean(axis=0, keepdims=True)
     # actors load the same detector: the user's path, or (None) the cached default just built
-    return plan, dict(zip(CAPTIONS, text.astype(np.float32))), cfg.detector_path
+    return plan, dict(zip(CAPTIONS, goals.astype(np.float32))), cfg.detector_path
 
 
 def _action_bounds() -> tuple[tuple[float, float], tuple[float, float]]:

@@ -7,6 +7,7 @@ import importlib
 TARGETS = {
     "sim": ("experiments.bench_sim", "physics, primitives and rendering vs panda-gym's PandaStack-v3"),
     "perception": ("experiments.bench_perception", "batched CLIP scoring throughput (frames/s)"),
+    "collect": ("experiments.bench_collect", "Collect & Infer collection env steps/s, 1 vs N actors"),
 }
 
 

@@ -1,0 +1,105 @@
+"""``langstack train`` and ``langstack eval``: Collect & Infer, and evaluating a run."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from experiments.cliutil import (
+    UsageError, add_json_flag, emit, non_negative_int, parse_task, positive_int, say,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="learn a task by Collect & Infer (or the env-reward baseline)",
+        description="Collect & Infer: sub-goals from the planner, rewards inferred by the "
+                    "detector with hindsight relabelling, behaviour cloning of what worked. "
+                    "Writes runs/<task>__<agent>__<seed>__<time>/ (config, metrics, "
+                    "checkpoints, learning-curve PNG, eval video). The last line with --json: "
+                    '{"env_steps", "eval_success_rate", "steps_to_50", "wall_s", "run_dir"}.')
+    p.add_argument("--task", metavar="INSTRUCTION", help='e.g. "stack all three objects"')
+    p.add_argument("--agent", choices=("framework", "baseline"), default="framework",
+                   help="framework: sub-goals + detector + hindsight; baseline: env reward only")
+    p.add_argument("--detector", choices=("clip", "oracle"), default="clip",
+                   help="clip (default) or oracle ground-truth predicates (prices the detector's errors)")
+    p.add_argument("--detector-path", type=Path, metavar="DIR",
+                   help="a detector checkpoint dir (default: the cached embedded default, built "
+                        "on first use)")
+    p.add_argument("--planner", choices=("auto", "flan-t5", "grammar"), default="auto")
+    p.add_argument("--actors", type=positive_int, default=1,
+                   help="collector actors; N > 1 runs N Ray actors (default 1, in-process)")
+    p.add_argument("--max-env-steps", type=positive_int, default=50_000)
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--run-dir", type=Path, help="run directory (default runs/<task>__<agent>__<seed>__<time>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --run-dir from its committed episodes and checkpoint")
+    p.add_argument("--eval-every", type=positive_int, default=2_000, help="env steps between curve evals")
+    p.add_argument("--target-success", type=float, default=0.95,
+                   help="stop early once a curve eval reaches this success rate (>1 disables)")
+    p.add_argument("--no-video", action="store_true", help="skip the eval video")
+    add_json_flag(p)
+    p.set_defaults(func=run_train)
+
+    e = sub.add_parser("eval", help="evaluate a trained run greedily on fresh episodes",
+                       description="Greedy evaluation of a run's latest checkpoint on fresh seeds.")
+    e.add_argument("--run-dir", type=Path, required=True)
+    e.add_argument("--task", metavar="INSTRUCTION", help="another task for the same policy "
+                   "(default: the run's task)")
+    e.add_argument("--episodes", type=positive_int, default=100)
+    e.add_argument("--seed", type=non_negative_int, default=12345)
+    add_json_flag(e)
+    e.set_defaults(func=run_eval)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from experiments.loop import TrainConfig, train
+    from experiments.rundir import RunDir, run_name
+
+    if args.resume:
+        if args.run_dir is None or not (args.run_dir / "config.json").exists():
+            raise UsageError("--resume needs --run-dir of an existing run (with config.json)")
+        run = RunDir(args.run_dir)
+        cfg = TrainConfig(**run.read_config()["train"])
+        cfg.max_env_steps = args.max_env_steps
+        cfg.video = not args.no_video
+        say(f"resuming {run.root}")
+    else:
+        if not args.task:
+            raise UsageError("--task is required (or --resume with --run-dir)")
+        task = _check_task(args.task)
+        cfg = TrainConfig(task=task, agent=args.agent, detector=args.detector,
+                          planner=args.planner, actors=args.actors,
+                          max_env_steps=args.max_env_steps, seed=args.seed,
+                          eval_every=args.eval_every, video=not args.no_video,
+                          detector_path=str(args.detector_path) if args.detector_path else None,
+                          target_success=args.target_success if args.target_success <= 1 else None)
+        root = args.run_dir or Path("runs") / run_name(task, cfg.agent, cfg.seed)
+        try:
+            run = RunDir(root).create()
+        except FileExistsError as exc:
+            raise UsageError(str(exc)) from None
+    result = train(cfg, run, resume=args.resume, progress=not args.json)
+    human = (f"{cfg.task!r} ({cfg.agent}, detector {cfg.detector}): eval success "
+             f"{result['eval_success_rate']:.2f} over {cfg.final_eval_episodes} fresh episodes after "
+             f"{result['env_steps']} env steps; steps to 50%: {result['steps_to_50']}; "
+             f"{result['wall_s'] / 60:.1f} min\nrun: {result['run_dir']}")
+    emit(result, args.json, human)
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from experiments.evaluate import evaluate_run
+
+    if not (args.run_dir / "config.json").exists():
+        raise UsageError(f"not a run directory (no config.json): {args.run_dir}")
+    task = _check_task(args.task) if args.task else None
+    result = evaluate_run(args.run_dir, task, args.episodes, args.seed, progress=not args.json)
+    human = (f"{result['task']!r}: success {result['success_rate']:.2f} over "
+             f"{result['episodes']} fresh episodes ({result['planner']} planner)")
+    emit(result, args.json, human)
+    return 0
+
+
+def _check_task(text: str) -> str:
+    parse_task(text)
+    return text.strip()

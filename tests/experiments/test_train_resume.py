@@ -1,0 +1,91 @@
+"""``langstack train``: a run killed with SIGKILL resumes without losing committed episodes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.experiments.conftest import REPO, langstack, last_json
+
+TINY_CLIP = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_detector(tmp_path_factory) -> Path:
+    """A random tiny CLIP detector: its text encoder gives the goal embeddings."""
+    import open_clip
+    import torch
+
+    from perception.detector import Detector
+    from perception.factory import create_model
+
+    from perception.captions import CAPTIONS
+
+    folder = tmp_path_factory.mktemp("clip_configs")
+    (folder / "langstack-resume-tiny.json").write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(folder)
+    torch.manual_seed(0)
+    model, spec = create_model("langstack-resume-tiny")
+    # An untrained text tower maps the 9 captions to nearly parallel vectors; a trained one
+    # tells them apart. A few steps pushing the captions apart stand in for that training.
+    tokens = open_clip.get_tokenizer("langstack-resume-tiny")(list(CAPTIONS))
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        text = torch.nn.functional.normalize(model.encode_text(tokens), dim=-1)
+        loss = torch.logsumexp((text @ text.T - 4 * torch.eye(len(CAPTIONS))) / 0.1, dim=1).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return Detector(model.eval(), spec, gamma=0.5).save(tmp_path_factory.mktemp("detector"))
+
+
+def _manifest(run: Path) -> list[dict]:
+    path = run / "episodes" / "manifest.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.endswith("}")]
+
+
+def test_kill_9_then_resume_keeps_every_committed_episode(tmp_path, tiny_detector) -> None:
+    run = tmp_path / "run"
+    args = ["train", "--task", "grasp the red object", "--detector", "oracle",
+            "--detector-path", str(tiny_detector), "--run-dir", str(run), "--eval-every", "100",
+            "--target-success", "2", "--no-video", "--json"]
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", *args,
+                             "--max-env-steps", "100000"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(_manifest(run)) < 24 and time.time() < deadline:
+        time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _manifest(run)
+    assert len(before) >= 24, "the run did not commit episodes in time"
+    evals_before = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()
+                    if '"eval"' in x]
+    steps_before = sum(r["T"] for r in before)
+
+    resumed = langstack("train", "--resume", "--run-dir", str(run), "--max-env-steps",
+                        str(steps_before + 80), "--no-video", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    result = last_json(resumed)
+    after = _manifest(run)
+    assert after[:len(before)] == before  # nothing committed was lost or rewritten
+    assert len(after) > len(before)
+    assert result["env_steps"] == sum(r["T"] for r in after) >= steps_before + 80
+    curve = [json.loads(x)["env_steps"] for x in (run / "metrics.jsonl").read_text().splitlines()
+             if '"kind": "eval"' in x]
+    assert curve[:len(evals_before)] == [r["env_steps"] for r in evals_before]
+    assert curve == sorted(curve) and len(curve) > len(evals_before)  # the curve continues
+    assert (run / "learning_curve.png").stat().st_size > 1000
+    assert (run / "checkpoints" / "latest" / "model.safetensors").exists()
