@@ -29,9 +29,7 @@ def expert_action(env: StackingEnv) -> np.ndarray:
         for x, y in pairs:
             if x == scene.held and _ready(scene, pairs, y) and scene.above(y) is None:
                 return _xy(scene, y)
-        if scene.held == grasp_goal and not pairs:
-            return _free_spot(env, scene)  # should not happen: holding the goal is success
-        return _free_spot(env, scene)
+        return _free_spot(env, scene)  # not wanted where it is held: put it down
     for x, y in pairs:
         if _satisfied(scene, pairs, x, y):
             continue
