@@ -7,7 +7,8 @@ camera images ``(2, 128, 128, 3)`` uint8 together with its full multi-label capt
 Episodes are driven by the scripted "purposeful random" actor (``random_expert_action``,
 mixed with uniform random actions), so a split contains scattered cubes (reset frames),
 the arm holding each cube (after picks), two-cube stacks and towers (after places) and
-mid-motion frames rendered during the primitives. Every episode has its own seed; the
+mid-motion frames rendered during the primitives (not at a ground-truth transition, see
+:func:`_stable_motion_index`). Every episode has its own seed; the
 splits draw seeds from disjoint ranges (:data:`SPLIT_SEED_BASE`), so held-out frames come
 from configurations never seen in training. The ``shifted`` split renders every episode
 with ``VisualConfig.shifted(seed)`` (moved cameras, other light, cube size and shade
@@ -31,7 +32,7 @@ import numpy as np
 
 from perception.captions import CAPTIONS, caption_to_predicate, captions_from_predicates
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 6
 SPLITS: tuple[str, ...] = ("train", "val", "test", "shifted")
 SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "val": 10_000_000, "test": 20_000_000,
                                    "shifted": 30_000_000}
@@ -39,7 +40,7 @@ SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "val": 10_000_000, "test": 20_000
 FRAMES_FILE = "frames.npz"
 MANIFEST_FILE = "manifest.json"
 _INSTRUCTION = "stack all three objects"  # the task does not change what the cameras see
-_MOTION_CANDIDATES = 5  # mid-primitive renders offered per step (env motion_frames)
+_MOTION_CANDIDATES = 32  # mid-primitive renders per step (env motion_frames): all of them
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,24 @@ def _episode(env: Any, cfg: GenConfig, episode: int) -> list[tuple[np.ndarray, d
         if cfg.has_motion(episode):
             motion, motion_preds = info["motion_frames"], info["motion_predicates"]
             if len(motion) > 2:
-                i = int(rng.integers(1, len(motion) - 1))  # not the endpoints (~other frames)
+                i = _stable_motion_index(motion_preds, rng)
                 out.append((motion[i], motion_preds[i],
                             {"seed": seed, "step": step, "kind": f"mid-{kind}"}, no_state))
         out.append((obs["rgb"], info["predicates"], {"seed": seed, "step": step, "kind": kind},
                     obs["state"]))
     return out
+
+
+def _stable_motion_index(preds: list[dict[str, bool]], rng: np.random.Generator) -> int:
+    """A random inner mid-primitive render whose ground truth equals both neighbours'.
+
+    Renders are 24 physics substeps apart. At a predicate transition the cube is within a
+    few millimetres of making or breaking a contact (the cameras resolve ~3 mm per pixel at
+    128x128), so the label there is ill-posed from pixels; those renders are not used. Falls back to the middle render if every inner one is at a transition.
+    """
+    inner = range(1, len(preds) - 1)  # the endpoints are ~the frames before and after
+    stable = [i for i in inner if preds[i - 1] == preds[i] == preds[i + 1]]
+    return int(rng.choice(stable)) if stable else len(preds) // 2
 
 
 def _make_env(cfg: GenConfig, motion: bool, visual: Any = None) -> Any:

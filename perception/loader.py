@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from perception.factory import EMBEDDED_MODEL
 
-BUILD_VERSION = 1
+BUILD_VERSION = 3
 """Bump when the default recipe changes: old cached detectors are then rebuilt."""
 CACHE_ENV = "LANGSTACK_CACHE_DIR"
 
@@ -65,7 +65,7 @@ class BuildConfig:
     pretrained: str | None = None
     """Tag or checkpoint path of pretrained CLIP weights (None: train from scratch)."""
     train_pairs: int = 2000
-    val_pairs: int = 400
+    val_pairs: int = 800
     data_seed: int = 0
     workers: int = 2
     """Processes generating frames."""

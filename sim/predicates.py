@@ -13,10 +13,6 @@ from sim.bullet import Bullet
 from sim.objects import COLORS
 from sim.robot import FINGER_JOINTS, Panda
 
-GRASP_MIN_LIFT = 0.005
-"""A held cube must be lifted at least this far off whatever it rests on (metres)."""
-
-
 def grasping_key(x: str) -> str:
     """Predicate key ``grasping(x)``."""
     return f"grasping({x})"
@@ -31,14 +27,29 @@ PREDICATE_KEYS: tuple[str, ...] = tuple(grasping_key(c) for c in COLORS) + tuple
     on_top_key(x, y) for x, y in permutations(COLORS, 2))
 
 
-def is_grasped(bullet: Bullet, robot_name: str, cube: str) -> bool:
-    """Both fingers touch the cube and it touches nothing below it: it hangs in the hand."""
-    fingers = all(bullet.in_contact(robot_name, cube, link_a=j) for j in FINGER_JOINTS)
-    if not fingers:
-        return False
-    return not bullet.in_contact(cube, "table") and not any(
+def held_cubes(bullet: Bullet, robot_name: str, size: float) -> set[str]:
+    """The cubes hanging in the hand.
+
+    The fingers clamp either one cube (both fingers touch it) or two cubes side by side
+    (each finger touches one, and they touch each other: picked together, both hang in the
+    hand, and the cameras show the arm holding them). A clamped cube is held if it touches
+    neither the table nor a cube at least half a cube-height below it (that one supports it).
+    """
+    touch = {c: {j for j in FINGER_JOINTS if bullet.in_contact(robot_name, c, link_a=j)}
+             for c in COLORS}
+    clamped = {c for c in COLORS if len(touch[c]) == len(FINGER_JOINTS)}
+    for a, b in permutations(COLORS, 2):
+        if touch[a] and touch[b] and touch[a] | touch[b] == set(FINGER_JOINTS) \
+                and bullet.in_contact(a, b):
+            clamped |= {a, b}
+    return {c for c in clamped if not _supported(bullet, c, size)}
+
+
+def _supported(bullet: Bullet, cube: str, size: float) -> bool:
+    z = bullet.pose(cube)[0][2]
+    return bullet.in_contact(cube, "table") or any(
         bullet.in_contact(cube, other) for other in COLORS
-        if other != cube and bullet.pose(other)[0][2] < bullet.pose(cube)[0][2])
+        if other != cube and bullet.pose(other)[0][2] < z - 0.5 * size)
 
 
 def is_on_top(bullet: Bullet, x: str, y: str, size: float) -> bool:
@@ -52,7 +63,8 @@ def is_on_top(bullet: Bullet, x: str, y: str, size: float) -> bool:
 
 def compute_predicates(bullet: Bullet, robot: Panda, size: float) -> dict[str, bool]:
     """All predicates of the current scene, keyed as :data:`PREDICATE_KEYS`."""
-    held = {c: is_grasped(bullet, robot.name, c) for c in COLORS}
+    in_hand = held_cubes(bullet, robot.name, size)
+    held = {c: c in in_hand for c in COLORS}
     preds = {grasping_key(c): held[c] for c in COLORS}
     for x, y in permutations(COLORS, 2):
         preds[on_top_key(x, y)] = not held[x] and is_on_top(bullet, x, y, size)

@@ -17,6 +17,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 def register(subparsers: Any) -> None:
     """Add ``perception`` with its ``train`` and ``eval`` sub-commands."""
+    from perception.factory import EMBEDDED_MODEL
+    from perception.loader import BuildConfig
+
+    build = BuildConfig()
     p = subparsers.add_parser("perception", help="CLIP sub-goal detector: train and evaluate",
                               description=__doc__)
     sub = p.add_subparsers(dest="perception_command", metavar="SUBCOMMAND",
@@ -26,14 +30,14 @@ def register(subparsers: Any) -> None:
     t = sub.add_parser("train", help="generate in-domain frames, train and calibrate a detector")
     t.add_argument("--model", default=None,
                    help="open_clip model name (default: the embedded default "
-                        "'langstack-vit-tiny', or the model of --pretrained weights)")
+                        f"'{EMBEDDED_MODEL}', or the model of --pretrained weights)")
     t.add_argument("--pretrained", default=None,
                    help="open_clip tag (looked up in the local cache) or checkpoint file of "
                         "pretrained CLIP weights to fine-tune; default: train from scratch")
     t.add_argument("--train-pairs", type=positive_int, default=None,
-                   help="training pairs (frames with caption sets); default 2000")
+                   help=f"training pairs (frames with caption sets); default {build.train_pairs}")
     t.add_argument("--val-pairs", type=positive_int, default=None,
-                   help="validation pairs for calibrating gamma; default 400")
+                   help=f"validation pairs for calibrating gamma; default {build.val_pairs}")
     t.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
     t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     t.add_argument("--out", default=None,
