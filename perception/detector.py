@@ -263,11 +263,20 @@ class Detector:
 
 
 def _register_config(name: str, model_config: dict[str, Any]) -> None:
-    """Make an open_clip config carried by a checkpoint known to open_clip under ``name``."""
-    import tempfile
+    """Make an open_clip config carried by a checkpoint known to open_clip under ``name``.
+
+    open_clip registers a config file under its file stem, so the file is
+    ``<user cache>/clip-configs/<name>.json``: a name that is not a plain file stem is refused.
+    """
+    import re
 
     import open_clip
 
-    folder = Path(tempfile.mkdtemp(prefix="langstack-clip-config-"))
+    from perception.loader import cache_root
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ValueError(f"detector checkpoint names an invalid model config {name!r}")
+    folder = cache_root() / "clip-configs"
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.json").write_text(json.dumps(model_config))
     open_clip.add_model_config(folder / f"{name}.json")

@@ -128,11 +128,31 @@ def test_checkpoint_carries_its_model_config(detector, tmp_path, monkeypatch):
     """A checkpoint of a model open_clip does not know (another process) still loads."""
     import open_clip.factory as factory
 
+    from perception.loader import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     detector.save(tmp_path / "det")
     monkeypatch.delitem(factory._MODEL_CONFIGS, detector.spec.name)
     monkeypatch.setattr(factory, "_MODEL_CONFIG_PATHS", list(factory._MODEL_CONFIG_PATHS))
     loaded = Detector.load(tmp_path / "det")
     assert loaded.spec.name == detector.spec.name
+    # the config is written into the user cache, nowhere else
+    assert (tmp_path / "cache" / "clip-configs" / f"{detector.spec.name}.json").is_file()
+
+
+def test_checkpoint_with_a_path_as_model_name_is_refused(detector, tmp_path, monkeypatch):
+    import json
+
+    from perception.loader import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    detector.save(tmp_path / "det")
+    cfg_path = tmp_path / "det" / "detector.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["model_name"] = "../../escape"
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="invalid model config"):
+        Detector.load(tmp_path / "det")
 
 
 def test_load_rejects_missing_checkpoint(tmp_path):
