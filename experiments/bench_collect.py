@@ -40,13 +40,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _rate(n: int, episodes: int, detector: str) -> float:
     from experiments.actors import ActorPool, ActorSpec
+    from experiments.loop import _action_bounds, _weights
     from perception.captions import CAPTIONS
     from planner import make_planner
     from policy.model import PolicyConfig, make_policy
-    from sim import Workspace
 
     task = "stack all three objects"
-    ws = Workspace()
+    low, high = _action_bounds()
     if detector == "clip":
         from perception import load_detector
 
@@ -54,9 +54,8 @@ def _rate(n: int, episodes: int, detector: str) -> float:
     else:
         text = np.eye(len(CAPTIONS), 16, dtype=np.float32)
     goals = dict(zip(CAPTIONS, text.astype(np.float32)))
-    config = PolicyConfig(goal_dim=text.shape[1], action_low=tuple(ws.low.tolist()),
-                          action_high=tuple(ws.high.tolist()), dropout=0.0)
-    weights = {k: v.numpy() for k, v in make_policy(config, seed=0).state_dict().items()}
+    config = PolicyConfig(goal_dim=text.shape[1], action_low=low, action_high=high, dropout=0.0)
+    weights = _weights(make_policy(config, seed=0))
     spec = ActorSpec(task, tuple(make_planner("grammar").plan(task)), goals, asdict(config),
                      detector, None, horizon=10, explore_eps=0.1)
     pool = ActorPool(spec, n)

@@ -30,6 +30,14 @@ from policy.store import EpisodeStore
 TRAIN_SEED_BASE = 10_000_000
 EVAL_SEED_OFFSET = 7_000_000
 """Eval seeds are disjoint from every training seed (fresh scenes)."""
+CURVE_SEEDS, CONFIRM_SEEDS, FINAL_SEEDS = 0, 50_000, 100_000
+"""Starts of the three disjoint sets of eval seeds: the curve, early-stop confirmation, final."""
+
+
+def fresh_seeds(run_seed: int, which: int, n: int) -> list[int]:
+    """``n`` eval seeds of the set starting at ``which`` (one of the starts above)."""
+    start = run_seed * TRAIN_SEED_BASE + EVAL_SEED_OFFSET + which
+    return list(range(start, start + n))
 
 
 @dataclass
@@ -104,9 +112,8 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
                      "none" if cfg.agent == "baseline" else cfg.detector, detector_path,
                      cfg.horizon, cfg.explore_eps)
     actors = ActorPool(spec, cfg.actors)
-    eval_seeds = [cfg.seed * TRAIN_SEED_BASE + EVAL_SEED_OFFSET + i for i in range(cfg.eval_episodes)]
-    confirm_seeds = [cfg.seed * TRAIN_SEED_BASE + EVAL_SEED_OFFSET + 50_000 + i
-                     for i in range(cfg.confirm_episodes)]
+    eval_seeds = fresh_seeds(cfg.seed, CURVE_SEEDS, cfg.eval_episodes)
+    confirm_seeds = fresh_seeds(cfg.seed, CONFIRM_SEEDS, cfg.confirm_episodes)
     next_eval = (curve[-1][0] // cfg.eval_every + 1) * cfg.eval_every if curve else 0
     bar = tqdm(total=cfg.max_env_steps, initial=min(env_steps, cfg.max_env_steps), unit="step",
                desc=f"collect & infer ({cfg.agent})", disable=not progress)
@@ -151,8 +158,7 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
                  "label_counts": data.counts(), "wall_s": wall()})
     bar.close()
 
-    final_seeds = [cfg.seed * TRAIN_SEED_BASE + EVAL_SEED_OFFSET + 100_000 + i
-                   for i in range(cfg.final_eval_episodes)]
+    final_seeds = fresh_seeds(cfg.seed, FINAL_SEEDS, cfg.final_eval_episodes)
     final = float(np.mean(actors.evaluate(final_seeds, weights)))
     actors.close()
     store.close()

@@ -13,7 +13,6 @@ interrupted one is resumed, so the command can be stopped and started again. The
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -43,20 +42,15 @@ EXPLORATION_TASKS: tuple[ExplorationTask, ...] = (
 AGENTS: tuple[str, ...] = ("framework", "baseline")
 
 
-def slug(text: str) -> str:
-    """A file-name-safe form of an instruction."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
-
-
 def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: str,
             target_success: float, budget_scale: float, progress: bool,
             say: Callable[[str], None], detector_path: str | None = None,
             final_eval_episodes: int = 100) -> dict[str, Any]:
     """One run (or its stored result): curve, final eval and steps to 50%."""
     from experiments.loop import TrainConfig, train
-    from experiments.rundir import RunDir
+    from experiments.rundir import RunDir, task_slug
 
-    run = RunDir(root / "runs" / f"{slug(task.instruction)}__{agent}__{seed}")
+    run = RunDir(root / "runs" / f"{task_slug(task.instruction)}__{agent}__{seed}")
     final = run.records("final")
     if not final:
         budget = task.budget if agent == "framework" else task.baseline_budget
@@ -82,11 +76,13 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
 
 def sparseness(tasks: tuple[ExplorationTask, ...], samples: int, progress: bool) -> dict[str, float]:
     """Random-policy env steps per success of each task (Markov chain over measured stages)."""
+    from experiments.loop import TrainConfig
     from experiments.sparsity import expected_steps, measure_stages
     from sim import task_from_instruction
 
     stages = measure_stages(samples, progress=progress)
-    return {t.instruction: expected_steps(task_from_instruction(t.instruction), stages, 10)
+    horizon = TrainConfig.horizon  # the episodes the runs learn in
+    return {t.instruction: expected_steps(task_from_instruction(t.instruction), stages, horizon)
             for t in tasks}
 
 

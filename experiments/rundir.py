@@ -18,10 +18,14 @@ from typing import Any
 CURVE_FIELDS = ("env_steps", "eval_success_rate", "eval_episodes", "wall_s")
 
 
+def task_slug(task: str) -> str:
+    """A file-name-safe form of an instruction."""
+    return re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:60]
+
+
 def run_name(task: str, agent: str, seed: int) -> str:
     """``<task>__<agent>__<seed>__<time>`` with the task as a file-name-safe slug."""
-    slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:60]
-    return f"{slug}__{agent}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    return f"{task_slug(task)}__{agent}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 @dataclass
