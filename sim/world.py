@@ -126,11 +126,20 @@ class World:
         self.robot.pick(xy, grasp_z)
 
     def place(self, xy: np.ndarray, held: str) -> None:
-        """Place the held cube at ``xy`` on whatever surface is there."""
-        hold_offset = self.bullet.pose(held)[0][2] - self.robot.ee_position()[2]
+        """Place the held cube centred at ``xy`` on whatever surface is there.
+
+        The fingers close across y, so a cube grasped off its centre stays off-centre in the
+        hand (measured: 13 mm in x). The arm therefore moves the grasp point to ``xy`` minus
+        that offset: the action says where the cube goes, in x and y as already in z. Placing
+        the grasp point itself made a 13 mm off-centre grasp land its cube 27 mm off the
+        target, topple off and push the target cube out of the workspace.
+        """
+        cube = self.bullet.pose(held)[0]
+        ee = self.robot.ee_position()
         top, _ = self.support_top(xy, exclude=held)
-        release_z = top + self.cube_size / 2 + RELEASE_GAP - hold_offset
-        self.robot.place(xy, release_z)
+        release_z = top + self.cube_size / 2 + RELEASE_GAP - (cube[2] - ee[2])
+        grasp_xy = np.asarray(xy, dtype=np.float64) - (np.asarray(cube[:2]) - ee[:2])
+        self.robot.place(grasp_xy, release_z)
         self.bullet.step(20)  # let the released cube settle
 
     def close(self) -> None:
