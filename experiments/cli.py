@@ -20,6 +20,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "perception",
     "train",
     "reproduce",
+    "run",
+    "data",
+    "imitate",
 )
 
 

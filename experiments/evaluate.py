@@ -1,4 +1,8 @@
-"""Evaluating a trained run: greedy episodes on fresh seeds, for its task or another one."""
+"""Evaluating a trained run: greedy episodes on fresh seeds, for its task or another one.
+
+Another task is skill scheduling: the planner decomposes the new instruction into sub-goal
+captions and the run's policy pursues each one until the detector confirms it, then the next.
+"""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,28 +13,40 @@ import numpy as np
 from tqdm import tqdm
 
 from experiments.actors import Actor, ActorSpec
-from experiments.loop import TrainConfig, _plan_and_goals, _weights
+from experiments.loop import TrainConfig, _plan_and_goals, _weights, record_video
 from experiments.rundir import RunDir
 
+EVAL_SEED_STRIDE = 1_000_003
+"""``langstack eval --seed S`` uses seeds S * stride + i (far from every training seed)."""
 
-def evaluate_run(run_dir: Path, task: str | None, episodes: int, seed: int,
-                 progress: bool = True) -> dict[str, Any]:
-    """Success rate of the run's latest policy over ``episodes`` fresh greedy episodes."""
+
+def load_run_policy(run_dir: Path, task: str | None) -> tuple[ActorSpec, Any, TrainConfig]:
+    """The run's latest policy and a greedy actor spec for ``task`` (default: the run's)."""
     from policy.checkpoint import load_policy
 
     run = RunDir(run_dir)
     saved = run.read_config()
     cfg = replace(TrainConfig(**saved["train"]), task=task or saved["train"]["task"])
     plan, goals, detector_path = _plan_and_goals(cfg)
-    policy = load_policy(run.checkpoint)
     spec = ActorSpec(cfg.task, tuple(plan), goals, saved["policy"],
                      "none" if cfg.agent == "baseline" else cfg.detector, detector_path,
                      cfg.horizon, explore_eps=0.0)
+    return spec, load_policy(run.checkpoint), cfg
+
+
+def evaluate_run(run_dir: Path, task: str | None, episodes: int, seed: int,
+                 progress: bool = True, video: Path | None = None) -> dict[str, Any]:
+    """Success rate of the run's latest policy over ``episodes`` fresh greedy episodes
+    (and, with ``video``, an mp4/gif of the first two of them)."""
+    spec, policy, cfg = load_run_policy(run_dir, task)
     actor = Actor(spec, 0)
     actor.set_weights(_weights(policy))
-    seeds = [seed * 1_000_003 + i for i in range(episodes)]
+    seeds = [seed * EVAL_SEED_STRIDE + i for i in range(episodes)]
     wins = [actor.evaluate([s], None)[0]
-            for s in tqdm(seeds, desc="eval", unit="episode", disable=not progress)]
+            for s in tqdm(seeds, desc=f"eval {cfg.task!r}", unit="episode", disable=not progress)]
     actor.close()
-    return {"task": cfg.task, "episodes": episodes, "success_rate": float(np.mean(wins)),
-            "plan": plan, "planner": cfg.planner, "run_dir": str(run.root)}
+    result = {"task": cfg.task, "episodes": episodes, "success_rate": float(np.mean(wins)),
+              "plan": list(spec.plan), "planner": cfg.planner, "run_dir": str(run_dir)}
+    if video is not None:
+        result["video"] = str(record_video(spec, policy, video, seeds[:2]))
+    return result

@@ -31,7 +31,7 @@ def write_video(path: Path, frames: Sequence[np.ndarray], fps: int = 12) -> None
     import imageio.v2 as imageio
 
     if path.suffix.lower() == ".gif":
-        imageio.mimsave(path, list(frames), duration=1.0 / fps, loop=0)
+        imageio.mimsave(path, list(frames), duration=1000.0 / fps, loop=0)  # milliseconds
         return
     with imageio.get_writer(path, fps=fps, codec="libx264", quality=7,
                             macro_block_size=8) as writer:

@@ -12,7 +12,10 @@ mid-motion frames rendered during the primitives (not at a ground-truth transiti
 splits draw seeds from disjoint ranges (:data:`SPLIT_SEED_BASE`), so held-out frames come
 from configurations never seen in training. The ``shifted`` split renders every episode
 with ``VisualConfig.shifted(seed)`` (moved cameras, other light, cube size and shade
-jitter, another table colour): it is for evaluation only.
+jitter, another table colour): it is for evaluation only. The ``arm-colors`` and
+``arm-colors-val`` splits are train and validation frames with the Panda painted in random
+colours per episode (``VisualConfig.arm_colored(seed)``), for a detector that must read videos
+of other robots (``langstack imitate``): it learns that the arm's colour is not a cube's.
 
 On disk, a split is a directory with ``frames.npz`` (``frames`` (N, 2, H, W, 3) uint8,
 ``labels`` (N, 9) bool, ``states`` (N, 13) float32, NaN for mid-motion frames) and ``manifest.json`` (generator config, caption order, counts and
@@ -33,9 +36,10 @@ import numpy as np
 from perception.captions import CAPTIONS, caption_to_predicate, captions_from_predicates
 
 GENERATOR_VERSION = 6
-SPLITS: tuple[str, ...] = ("train", "val", "test", "shifted")
+SPLITS: tuple[str, ...] = ("train", "val", "test", "shifted", "arm-colors", "arm-colors-val")
 SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "val": 10_000_000, "test": 20_000_000,
-                                   "shifted": 30_000_000}
+                                   "shifted": 30_000_000, "arm-colors": 50_000_000,
+                                   "arm-colors-val": 60_000_000}
 """Episode seeds of split ``s`` are ``SPLIT_SEED_BASE[s] + 100_000 * seed + episode``."""
 FRAMES_FILE = "frames.npz"
 MANIFEST_FILE = "manifest.json"
@@ -48,7 +52,8 @@ class GenConfig:
     """What to generate for one split."""
 
     split: str = "train"
-    """One of train, val, test (default visuals) or shifted (evaluation only)."""
+    """One of train, val, test (default visuals), shifted (evaluation only), arm-colors or
+    arm-colors-val (the Panda in random colours)."""
     n_frames: int = 2000
     """Number of pairs (frames with their caption sets) to write."""
     seed: int = 0
@@ -172,10 +177,13 @@ def _worker(args: tuple[GenConfig, list[int]]) -> list[tuple[int, list]]:
     cfg, episodes = args
     results = []
     envs: dict[bool, Any] = {}  # with / without mid-motion rendering
+    per_episode = {"shifted": VisualConfig.shifted, "arm-colors": VisualConfig.arm_colored,
+                   "arm-colors-val": VisualConfig.arm_colored}
     for e in episodes:
         motion = cfg.has_motion(e)
-        if cfg.split == "shifted":  # every episode gets its own shifted look
-            visual = replace(VisualConfig.shifted(cfg.episode_seed(e)), image_size=cfg.image_size)
+        if cfg.split in per_episode:  # every episode gets its own look
+            look = per_episode[cfg.split](cfg.episode_seed(e))
+            visual = replace(look, image_size=cfg.image_size)
             env = _make_env(cfg, motion, visual)
             results.append((e, _episode(env, cfg, e)))
             env.close()

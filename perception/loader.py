@@ -7,13 +7,17 @@ in-domain frames; without weights it falls back to the **embedded default**: the
 small CLIP config trained from scratch on simulator frames. Either is built once (with
 progress bars) and cached under ``platformdirs.user_cache_dir("langstack")/detector/``;
 later runs load it. Which detector is in use is said once per process, on stderr.
+
+``recipe="arm-colors"`` is the same build trained and calibrated on frames where the Panda is
+painted in random colours (``perception.dataset``'s arm-colors splits), cached next to the
+default: the detector that reads videos of other robots (``langstack imitate``).
 """
 from __future__ import annotations
 
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,10 +49,19 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:80]
 
 
-def default_detector_dir(model: str = EMBEDDED_MODEL, pretrained: str | None = None) -> Path:
+RECIPES: dict[str, dict[str, str]] = {
+    "default": {},
+    "arm-colors": {"train_split": "arm-colors", "val_split": "arm-colors-val"},
+}
+"""Named variations of the build recipe: BuildConfig fields they change."""
+
+
+def default_detector_dir(model: str = EMBEDDED_MODEL, pretrained: str | None = None,
+                         recipe: str = "default") -> Path:
     """Cache directory of the default detector built from ``model`` (and ``pretrained``)."""
     name = model if pretrained is None else f"{model}__{Path(pretrained).name}"
-    return cache_root() / "detector" / f"{_slug(name)}-v{BUILD_VERSION}"
+    suffix = "" if recipe == "default" else f"-{recipe}"
+    return cache_root() / "detector" / f"{_slug(name)}{suffix}-v{BUILD_VERSION}"
 
 
 def _train_config_default() -> Any:
@@ -66,6 +79,10 @@ class BuildConfig:
     """Tag or checkpoint path of pretrained CLIP weights (None: train from scratch)."""
     train_pairs: int = 2000
     val_pairs: int = 800
+    train_split: str = "train"
+    """Frames to train on (a ``perception.dataset`` split)."""
+    val_split: str = "val"
+    """Frames to calibrate gamma on."""
     data_seed: int = 0
     workers: int = 2
     """Processes generating frames."""
@@ -94,10 +111,11 @@ def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
     source = "from scratch" if spec.source == "scratch" else f"from {spec.source}"
     say(f"detector: training {spec.name} {source} on {cfg.train_pairs} in-domain pairs -> {out_dir}")
     splits = {}
-    for split, n in (("train", cfg.train_pairs), ("val", cfg.val_pairs)):
+    for role, split, n in (("train", cfg.train_split, cfg.train_pairs),
+                           ("val", cfg.val_split, cfg.val_pairs)):
         gen = GenConfig(split=split, n_frames=n, seed=cfg.data_seed)
         path = ensure_split(data_root(), gen, workers=cfg.workers, progress=progress)
-        splits[split] = load_split(path)
+        splits[role] = load_split(path)
     gen_seconds = time.perf_counter() - t0
     det = train_detector(model, spec, splits["train"], splits["val"], cfg.train,
                          progress=progress, device=device)
@@ -147,11 +165,11 @@ def _is_complete(path: Path) -> bool:
 
 def load_detector(path: str | os.PathLike | None = None, device: str = "cpu",
                   build_if_missing: bool = True, progress: bool = True,
-                  say: Callable[[str], None] | None = None) -> Any:
-    """The detector at ``path``, or the cached default (built on first use).
+                  say: Callable[[str], None] | None = None, recipe: str = "default") -> Any:
+    """The detector at ``path``, or the cached default of ``recipe`` (built on first use).
 
     Raises FileNotFoundError if ``path`` holds no detector, or if the default is not cached
-    and ``build_if_missing`` is False.
+    and ``build_if_missing`` is False; ValueError for an unknown recipe.
     """
     from perception.detector import Detector
     from perception.factory import find_pretrained
@@ -160,19 +178,26 @@ def load_detector(path: str | os.PathLike | None = None, device: str = "cpu",
         det = Detector.load(path, device=device)
         announce(f"detector: {det.spec.name} ({_describe(det)}) at {path}", say=say)
         return det
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown detector recipe {recipe!r}; recipes: {', '.join(RECIPES)}")
     found = find_pretrained()
     if found is not None:
         model, pretrained = found
-        target = default_detector_dir(model, pretrained)
+        target = default_detector_dir(model, pretrained, recipe)
         cfg = BuildConfig(model=model, pretrained=pretrained, train=pretrained_train_config())
         what = f"{model} pretrained ({pretrained}), fine-tuned on in-domain simulator frames"
     else:
-        target = default_detector_dir()
+        target = default_detector_dir(recipe=recipe)
         cfg = BuildConfig()
         what = "embedded default (in-domain, trained from simulator frames)"
+    if recipe != "default":
+        cfg = replace(cfg, **RECIPES[recipe])
+        what += f", {recipe} recipe"
     if not _is_complete(target):
         if not build_if_missing:
-            raise FileNotFoundError(f"no cached detector at {target}; run `langstack perception train`")
+            flag = "" if recipe == "default" else f" --recipe {recipe}"
+            raise FileNotFoundError(f"no cached detector at {target}; "
+                                    f"run `langstack perception train{flag}`")
         if found is None:
             announce("detector: no pretrained CLIP weights on this machine (no model hub); "
                      "falling back to the embedded default", key="fallback", say=say)

@@ -95,6 +95,34 @@ class Bullet:
                          activationState=p.ACTIVATION_STATE_DISABLE_SLEEPING)
         self._bodies[name] = body
 
+    def create_visual_box(self, name: str, half_extents: Sequence[float],
+                          position: Sequence[float], rgba: Sequence[float]) -> None:
+        """Create a box that is only drawn: no collision shape, no mass (a prop for rendering)."""
+        c = self._client
+        vis = c.createVisualShape(p.GEOM_BOX, halfExtents=list(half_extents), rgbaColor=list(rgba))
+        self._bodies[name] = c.createMultiBody(0.0, -1, vis, basePosition=list(position))
+
+    def hide(self, name: str) -> None:
+        """Make every link of a body fully transparent (it still collides and moves)."""
+        body = self._bodies[name]
+        for link in range(-1, self._client.getNumJoints(body)):
+            self._client.changeVisualShape(body, link, rgbaColor=[0.0, 0.0, 0.0, 0.0])
+
+    def visible(self, name: str) -> bool:
+        """Whether any visual shape of a body is drawn (alpha > 0)."""
+        shapes = self._client.getVisualShapeData(self._bodies[name])
+        return any(s[7][3] > 0 for s in shapes)
+
+    def disable_collisions(self, name: str) -> None:
+        """Take every link of a body out of collision detection (it can never touch anything)."""
+        body = self._bodies[name]
+        for link in range(-1, self._client.getNumJoints(body)):
+            self._client.setCollisionFilterGroupMask(body, link, 0, 0)
+
+    def body_names(self) -> tuple[str, ...]:
+        """Names of the bodies in the simulation, in creation order."""
+        return tuple(self._bodies)
+
     def has_body(self, name: str) -> bool:
         """Whether a body of that name exists."""
         return name in self._bodies

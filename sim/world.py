@@ -7,6 +7,7 @@ import numpy as np
 
 from sim.bullet import Bullet
 from sim.cameras import VisualConfig
+from sim.external_arm import EXTERNAL_ARMS, KukaArm
 from sim.objects import COLORS, CUBE_MASS, CUBE_SIZE, RGBA, Workspace, sample_positions
 from sim.predicates import compute_predicates
 from sim.robot import Panda
@@ -47,8 +48,13 @@ class World:
     """Builds the scene once, then resets it from a snapshot (deterministic per seed)."""
 
     def __init__(self, visual: VisualConfig, workspace: Workspace, egl: bool = False) -> None:
+        if visual.robot != "panda" and visual.robot not in EXTERNAL_ARMS:
+            raise ValueError(f"unknown robot {visual.robot!r}; choose panda or "
+                             + ", ".join(EXTERNAL_ARMS))
         self.visual = visual
         self.workspace = workspace
+        self.external: KukaArm | None = None
+        """The arm drawn in place of the Panda (demo videos), or None."""
         self.cube_size = CUBE_SIZE * visual.cube_size_scale
         self.bullet = Bullet(egl=egl)
         self.bullet.set_light(visual.light_direction)
@@ -61,11 +67,16 @@ class World:
         self.bullet.create_box("table", (0.55, 0.6, 0.02), (0.35, 0.0, -0.02),
                                self.visual.table_rgba, mass=0.0)
         robot = Panda(self.bullet, low_poly=self.visual.low_poly)
+        for link, rgba in enumerate(self.visual.robot_colors, start=-1):
+            self.bullet.set_color(robot.name, rgba, link=link)
         half = self.cube_size / 2
         for c, pos in zip(COLORS, positions):
             self.bullet.create_box(c, (half, half, half), pos, RGBA[c], mass=CUBE_MASS,
                                    spinning=0.01)
         robot.reset()
+        if self.visual.robot in EXTERNAL_ARMS:  # the Panda acts unseen; another arm is drawn
+            self.bullet.hide(robot.name)  # (added last: the physics bodies keep their order)
+            self.external = EXTERNAL_ARMS[self.visual.robot](self.bullet)
         return robot
 
     def reset(self, rng: np.random.Generator) -> None:
@@ -103,6 +114,8 @@ class World:
     def render(self) -> np.ndarray:
         """(n_cams, H, W, 3) uint8 images from the fixed cameras."""
         size = self.visual.image_size
+        if self.external is not None:
+            self.external.follow(self.robot.ee_position(), self.robot.finger_opening())
         return np.stack([self.bullet.render(v, size) for v in self.visual.cameras])
 
     def support_top(self, xy: np.ndarray, exclude: str | None = None) -> tuple[float, str | None]:

@@ -40,6 +40,10 @@ def register(subparsers: Any) -> None:
                    help=f"validation pairs for calibrating gamma; default {build.val_pairs}")
     t.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
     t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    t.add_argument("--recipe", choices=("default", "arm-colors"), default="default",
+                   help="arm-colors: train and calibrate on frames with the arm painted in random "
+                        "colours, the detector `langstack imitate` reads videos of other robots "
+                        "with (default: default)")
     t.add_argument("--out", default=None,
                    help="checkpoint directory (default: the user cache, where "
                         "`load_detector()` finds it)")
@@ -99,7 +103,9 @@ def _check_model_name(model: str) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from perception.factory import EMBEDDED_MODEL, PretrainedWeightsMissing, find_pretrained
-    from perception.loader import BuildConfig, build_detector, default_detector_dir, pretrained_train_config
+    from perception.loader import (
+        RECIPES, BuildConfig, build_detector, default_detector_dir, pretrained_train_config,
+    )
 
     device = _device(args.device)
     model = args.model
@@ -108,7 +114,7 @@ def _train(args: argparse.Namespace) -> int:
         model = "ViT-B-32"
     model = model or EMBEDDED_MODEL
     _check_model_name(model)
-    cfg = BuildConfig(model=model, pretrained=pretrained)
+    cfg = BuildConfig(model=model, pretrained=pretrained, **RECIPES[args.recipe])
     if pretrained is not None:
         cfg.train = pretrained_train_config()
     elif model != EMBEDDED_MODEL and find_pretrained() is None:
@@ -119,7 +125,7 @@ def _train(args: argparse.Namespace) -> int:
         cfg.val_pairs = args.val_pairs
     cfg.train = replace(cfg.train, seed=args.seed,
                         epochs=args.epochs or cfg.train.epochs)
-    out = Path(args.out) if args.out else default_detector_dir(model, pretrained)
+    out = Path(args.out) if args.out else default_detector_dir(model, pretrained, args.recipe)
     t0 = time.perf_counter()
     try:
         det = build_detector(out, cfg, progress=not args.quiet, say=say, device=device)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 from experiments.cliutil import UsageError, add_json_flag, emit, positive_int, say
 
 TASK_KEYS = {"grasp": 0, "stack": 1, "triple": 2}
+OTHER_EXPERIMENTS: tuple[str, ...] = ("reproduce_reuse", "reproduce_scheduling", "reproduce_video")
+"""Modules under experiments/commands, each with ``register_experiment(rsub)``."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,23 +26,39 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "OUT/fig5.png, OUT/exploration.md and OUT/exploration.json. Budgets "
                     "(framework / baseline env steps): Grasp 3k/3k, Stack 20k/10k, Triple Stack "
                     "50k/10k; the framework stops early at --target-success.")
-    e.add_argument("--seeds", type=positive_int, default=3, help="seeds per task and agent (default 3)")
-    e.add_argument("--out", type=Path, default=Path("runs/reproduce/exploration"),
-                   help="output directory (default runs/reproduce/exploration)")
-    e.add_argument("--detector", choices=("clip", "oracle"), default="clip",
-                   help="the framework's detector (default clip)")
-    e.add_argument("--detector-path", type=Path, metavar="DIR",
-                   help="a detector checkpoint dir (default: the cached embedded default)")
+    add_run_options(e, "exploration", "seeds per task and agent", "the framework's detector")
     e.add_argument("--tasks", default="grasp,stack,triple",
                    help="comma-separated subset of grasp, stack, triple (default all three)")
     e.add_argument("--target-success", type=float, default=0.95,
                    help="a run stops early once its curve (and a confirmation) reaches this")
-    e.add_argument("--budget-scale", type=float, default=1.0,
-                   help="multiply every env-step budget and eval interval (e.g. 0.1 for a smoke run)")
     e.add_argument("--sparsity-samples", type=positive_int, default=200,
                    help="Monte Carlo trials per stage for the sparseness estimate (default 200)")
     add_json_flag(e)
     e.set_defaults(func=run_exploration_cmd)
+    for name in OTHER_EXPERIMENTS:
+        try:
+            module = importlib.import_module(f"experiments.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"experiments.commands.{name}":
+                continue  # experiment not built yet
+            raise
+        module.register_experiment(rsub)
+
+
+def add_run_options(parser: argparse.ArgumentParser, name: str, seeds_help: str,
+                    detector_help: str) -> None:
+    """--seeds, --out (default runs/reproduce/<name>), --detector, --detector-path and
+    --budget-scale: the options of every experiment made of Collect & Infer runs."""
+    parser.add_argument("--seeds", type=positive_int, default=3, help=f"{seeds_help} (default 3)")
+    parser.add_argument("--out", type=Path, default=Path("runs/reproduce") / name,
+                        help=f"output directory (default runs/reproduce/{name})")
+    parser.add_argument("--detector", choices=("clip", "oracle"), default="clip",
+                        help=f"{detector_help} (default clip)")
+    parser.add_argument("--detector-path", type=Path, metavar="DIR",
+                        help="a detector checkpoint dir (default: the cached embedded default)")
+    parser.add_argument("--budget-scale", type=float, default=1.0,
+                        help="multiply every env-step budget and eval interval (e.g. 0.1 for a "
+                             "smoke run)")
 
 
 def run_exploration_cmd(args: argparse.Namespace) -> int:

@@ -1,0 +1,309 @@
+"""One-shot imitation from a video: plan extraction, execution, demo videos and bad input."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments.imitate import (
+    Event, events_from_predicates, first_appearances, plan_from_events, plan_instruction,
+)
+from perception.captions import CAPTIONS, grasp_caption, on_top_caption
+from planner.grammar import GrammarPlanner
+from tests.experiments.conftest import assert_clean_usage_error, last_json
+from tests.experiments.test_train_resume import TINY_CLIP
+
+G = {c: grasp_caption(c) for c in ("red", "green", "blue")}
+RED_ON_BLUE = on_top_caption("red", "blue")
+GREEN_ON_BLUE = on_top_caption("green", "blue")
+RED_ON_GREEN = on_top_caption("red", "green")
+STACK = "stack the red object on top of the blue object"
+TRIPLE = "stack all three objects"
+
+
+def _cached_detector_dir(recipes: tuple[str, ...] = ("arm-colors", "default")) -> Path | None:
+    """A real detector already in the user cache (building one takes minutes): prefer the
+    arm-colors build that `imitate` uses by default."""
+    from perception.detector import CONFIG_FILE, WEIGHTS_FILE
+    from perception.loader import default_detector_dir
+
+    for recipe in recipes:
+        path = default_detector_dir(recipe=recipe)
+        if (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file():
+            return path
+    return None
+
+
+needs_detector = pytest.mark.skipif(
+    _cached_detector_dir() is None, reason="no trained detector cached (langstack perception train)")
+needs_arm_colors = pytest.mark.skipif(
+    _cached_detector_dir(("arm-colors",)) is None,
+    reason="no arm-colors detector cached (langstack perception train --recipe arm-colors)")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """``langstack ARGS`` in this process (no interpreter start-up, torch imported once)."""
+    from experiments.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def tiny_detector(tmp_path_factory) -> Path:
+    """An untrained tiny CLIP detector: enough for goal-embedding shapes (execution uses the
+    oracle) and for a video in which nothing can be detected."""
+    import open_clip
+    import torch
+
+    from perception.detector import Detector
+    from perception.factory import create_model
+
+    folder = tmp_path_factory.mktemp("clip_configs")
+    (folder / "langstack-imitate-tiny.json").write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(folder)
+    torch.manual_seed(0)
+    model, spec = create_model("langstack-imitate-tiny")
+    return Detector(model.eval(), spec, gamma=0.5).save(tmp_path_factory.mktemp("detector"))
+
+
+def _make_run(root: Path, detector_dir: Path, task: str = TRIPLE) -> Path:
+    """A run directory as `langstack train` writes it, with an untrained policy (fast)."""
+    from experiments.loop import TrainConfig, _action_bounds
+    from experiments.rundir import RunDir
+    from perception.detector import Detector
+    from policy.checkpoint import save_policy
+    from policy.model import PolicyConfig, make_policy
+
+    low, high = _action_bounds()
+    cfg = PolicyConfig(goal_dim=Detector.load(detector_dir).embed_dim, action_low=low,
+                       action_high=high, d_model=32, n_layers=1, dropout=0.0)
+    run = RunDir(root).create()
+    train = TrainConfig(task=task, detector="oracle", detector_path=str(detector_dir))
+    run.write_config({"train": asdict(train), "plan": [], "policy": asdict(cfg)})
+    save_policy(make_policy(cfg, seed=0), run.checkpoint)
+    return root
+
+
+# ---------------------------------------------------------------------------- plan extraction
+def test_a_caption_appears_after_debounce_consecutive_frames() -> None:
+    k = {c: i for i, c in enumerate(CAPTIONS)}
+    scores = np.zeros((12, len(CAPTIONS)), np.float32)
+    scores[[1, 3, 4, 5, 6], k[G["red"]]] = 1.0  # a one-frame flicker at 1, then held from 3
+    scores[5:, k[RED_ON_BLUE]] = 1.0
+    scores[[2, 8], k[GREEN_ON_BLUE]] = 1.0  # flickers only: never appears
+    events = first_appearances(scores, gamma=0.5, debounce=3)
+    assert [(e.caption, e.frame) for e in events] == [(G["red"], 3), (RED_ON_BLUE, 5)]
+    assert [e.caption for e in first_appearances(scores, 0.5, 1)] == [
+        G["red"], GREEN_ON_BLUE, RED_ON_BLUE]
+    assert first_appearances(scores, 0.5, 13) == []  # longer than the video
+
+
+def test_simultaneous_appearances_put_the_grasp_first() -> None:
+    k = {c: i for i, c in enumerate(CAPTIONS)}
+    scores = np.zeros((4, len(CAPTIONS)), np.float32)
+    scores[1:, [k[RED_ON_BLUE], k[G["red"]]]] = 1.0
+    assert [e.caption for e in first_appearances(scores, 0.5, 2)] == [G["red"], RED_ON_BLUE]
+
+
+@pytest.mark.parametrize("events,plan", [
+    ([G["red"], RED_ON_BLUE], [G["red"], RED_ON_BLUE]),
+    ([RED_ON_BLUE], [G["red"], RED_ON_BLUE]),  # the grasp a stack needs is implied
+    ([G["red"], G["green"], GREEN_ON_BLUE, RED_ON_GREEN],  # red was picked and put back
+     [G["green"], GREEN_ON_BLUE, G["red"], RED_ON_GREEN]),
+    ([G["blue"]], [G["blue"]]),  # a grasp task: the video ends holding blue
+    ([G["red"], RED_ON_BLUE, G["green"]], [G["red"], RED_ON_BLUE, G["green"]]),
+    ([], []),
+])
+def test_events_become_a_plan_in_the_planners_format(events, plan) -> None:
+    assert plan_from_events(events) == plan
+
+
+def test_a_plan_names_the_task_it_is_judged_by() -> None:
+    from sim import task_from_instruction
+
+    plan = GrammarPlanner().plan(TRIPLE)
+    task = task_from_instruction(plan_instruction(plan))
+    assert set(task.goals) == {"on_top(green,blue)", "on_top(red,green)"}
+    assert task_from_instruction(plan_instruction([G["blue"]])).goals == ("grasping(blue)",)
+
+
+@pytest.mark.parametrize("instruction", [
+    TRIPLE, "stack the blue object on the green object and then the red object on the blue object",
+])
+def test_the_ground_truth_of_a_demo_reads_as_the_planners_plan(instruction) -> None:
+    """The oracle path: a perfect detector's events of an expert video give the planner's plan."""
+    from sim.demo import DemoConfig, render_demo
+
+    demo = render_demo(instruction, DemoConfig(shift=True, seed=1, motion_frames=4))
+    assert demo.success
+    events = events_from_predicates(demo.predicates, debounce=2)
+    assert plan_from_events([e.caption for e in events]) == GrammarPlanner().plan(instruction)
+    assert all(isinstance(e, Event) for e in events)
+
+
+@pytest.mark.parametrize("shift", [
+    pytest.param(False, marks=needs_detector),
+    pytest.param(True, marks=needs_arm_colors),  # the KUKA, other cameras and light
+])
+def test_plan_is_read_off_a_generated_expert_video(tmp_path, shift) -> None:
+    from experiments.imitate import read_plan
+    from perception import load_detector
+
+    video = tmp_path / "demo.mp4"
+    made = cli("demo-video", "--instruction", TRIPLE, "--out", str(video), "--seed", "2",
+               *(["--shift"] if shift else []), "--json")
+    assert made.returncode == 0, made.stderr
+    shown = last_json(made)
+    assert shown["frame_size"] == [128, 256] and shown["expert_success"]
+    detector = load_detector(_cached_detector_dir(), progress=False)
+    read = read_plan(video, detector, progress=False)
+    assert read.views == 2 and read.frames_scored == shown["frames"]
+    assert read.plan == shown["shown_plan"] == GrammarPlanner().plan(TRIPLE)
+    events = [e.frame for e in read.events]
+    assert events == sorted(events)
+
+
+# ---------------------------------------------------------------------------- execution + CLI
+def test_execute_plan_runs_fresh_episodes_and_judges_by_ground_truth(tmp_path,
+                                                                     tiny_detector) -> None:
+    from experiments.imitate import execute_plan
+
+    run = _make_run(tmp_path / "run", tiny_detector)
+    out = execute_plan(run, [G["red"], RED_ON_BLUE], episodes=2, seed=3, horizon=2,
+                       progress=False)
+    assert out["task"] == STACK and out["detector"] == "oracle"
+    assert [o["seed"] for o in out["episodes"]] == sorted({o["seed"] for o in out["episodes"]})
+    assert all(isinstance(o["success"], bool) and 1 <= o["steps"] <= 2 for o in out["episodes"])
+    assert out["success_rate"] == np.mean([o["success"] for o in out["episodes"]])
+    judged = execute_plan(run, [G["red"], RED_ON_BLUE], episodes=1, seed=3, horizon=1,
+                          judge=TRIPLE, progress=False)
+    assert judged["task"] == TRIPLE
+
+
+@needs_detector
+def test_imitate_cli_reads_the_plan_and_reports_json(tmp_path) -> None:
+    detector = _cached_detector_dir()
+    run = _make_run(tmp_path / "run", detector)
+    video = tmp_path / "demo.gif"
+    made = cli("demo-video", "--instruction", STACK, "--out", str(video), "--seed", "4")
+    assert made.returncode == 0, made.stderr
+    proc = cli("imitate", str(video), "--run-dir", str(run), "--detector", str(detector),
+               "--episodes", "2", "--horizon", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = last_json(proc)
+    assert result["plan"] == GrammarPlanner().plan(STACK)
+    assert isinstance(result["success"], bool) and result["episodes"] == 2
+    assert 0.0 <= result["success_rate"] <= 1.0 and len(result["outcomes"]) == 2
+    assert [e["caption"] for e in result["events"]] == result["plan"]
+
+
+def test_a_video_with_no_subgoal_exits_1_with_a_clear_message(tmp_path, tiny_detector) -> None:
+    from perception.detector import Detector
+
+    blind = Detector.load(tiny_detector)
+    blind.gamma = 1.01  # a cosine never reaches it: nothing can be detected
+    blind_dir = blind.save(tmp_path / "blind")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    _write_frames(frames, np.random.default_rng(0).integers(0, 255, (5, 40, 40, 3), np.uint8))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    proc = cli("imitate", str(frames), "--run-dir", str(run), "--detector", str(blind_dir),
+               "--json")
+    assert proc.returncode == 1, proc.stderr
+    assert "no sub-goal detected" in proc.stderr and "Traceback" not in proc.stderr
+    result = last_json(proc)
+    assert result["plan"] == [] and result["success"] is False and result["frames_scored"] == 5
+
+
+def _write_frames(folder: Path, frames: np.ndarray) -> None:
+    import imageio.v3 as iio
+
+    for i, f in enumerate(frames):
+        iio.imwrite(folder / f"frame_{i:03d}.png", f)
+
+
+def _bad_video(kind: str, tmp_path: Path) -> Path:
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(0)
+    if kind == "corrupt":
+        path = tmp_path / "broken.mp4"
+        path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + rng.bytes(2000))
+        return path
+    if kind == "not-a-video":
+        path = tmp_path / "notes.txt"
+        path.write_text("hello")
+        return path
+    folder = tmp_path / kind
+    folder.mkdir()
+    if kind == "grayscale":
+        _write_frames(folder, rng.integers(0, 255, (3, 32, 32), np.uint8))
+    elif kind == "mixed-sizes":
+        iio.imwrite(folder / "a.png", rng.integers(0, 255, (32, 32, 3), np.uint8))
+        iio.imwrite(folder / "b.png", rng.integers(0, 255, (40, 32, 3), np.uint8))
+    elif kind == "two-channels":
+        iio.imwrite(folder / "a.png", rng.integers(0, 255, (32, 32, 2), np.uint8))
+    elif kind == "truncated":
+        (folder / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + rng.bytes(50))
+    return folder  # "empty": nothing written
+
+
+@pytest.mark.parametrize("kind,needle", [
+    ("corrupt", "cannot read video"),
+    ("not-a-video", "is not a video"),
+    ("empty", "holds no .png/.jpg frames"),
+    ("grayscale", "grayscale"),
+    ("two-channels", "expected H x W x 3 RGB"),
+    ("mixed-sizes", "different sizes"),
+    ("truncated", "cannot read image"),
+])
+def test_bad_videos_exit_2_with_one_clear_line(tmp_path, kind, needle) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    video = _bad_video(kind, tmp_path)
+    assert_clean_usage_error(cli("imitate", str(video), "--run-dir", str(run)), needle)
+
+
+def test_missing_video_run_dir_and_bad_demo_output_exit_2(tmp_path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    assert_clean_usage_error(cli("imitate", str(tmp_path / "nope.mp4"), "--run-dir", str(run)),
+                             "no such video")
+    assert_clean_usage_error(cli("imitate", str(tmp_path), "--run-dir", str(tmp_path / "x")),
+                             "not a run directory")
+    assert_clean_usage_error(cli("demo-video", "--instruction", STACK, "--out",
+                                 str(tmp_path / "d.avi")), ".mp4 or .gif")
+    assert_clean_usage_error(cli("demo-video", "--instruction", "stack red on red",
+                                 "--out", str(tmp_path / "d.mp4")), "itself")
+
+
+def test_frames_are_split_into_views_and_subsampled(tmp_path) -> None:
+    from experiments.frames import read_video, subsample
+    from experiments.watch import to_views
+
+    np.testing.assert_array_equal(subsample(10, 4), [0, 3, 6, 9])
+    assert len(subsample(3, 240)) == 3
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    tiles = np.random.default_rng(1).integers(0, 255, (12, 32, 64, 3), np.uint8)
+    _write_frames(frames, tiles)
+    read = read_video(frames, max_frames=5, progress=False)
+    assert read.total == 12 and len(read.frames) == 5 and read.indices[-1] == 11
+    views = to_views(read.frames)
+    assert views.shape == (5, 2, 32, 32, 3)  # a 2:1 frame is two camera views
+    np.testing.assert_array_equal(views[0, 1], tiles[0][:, 32:])
+    assert to_views(read.frames[:, :, :48]).shape == (5, 1, 32, 32, 3)  # one view, centre crop
+    assert to_views(read.frames, views=1).shape == (5, 1, 32, 32, 3)
