@@ -28,6 +28,14 @@ class ActorSpec:
     horizon: int
     explore_eps: float
     torch_threads: int = 1
+    more_tasks: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Further (instruction, plan) pairs of a multi-skill run: the episode with seed ``s``
+    runs task ``s mod (1 + len(more_tasks))`` (0: ``instruction``/``plan``)."""
+
+    def task_for(self, seed: int) -> tuple[str, tuple[str, ...]]:
+        """The (instruction, plan) the episode with ``seed`` runs."""
+        tasks = ((self.instruction, self.plan),) + self.more_tasks
+        return tasks[seed % len(tasks)]
 
 
 class Actor:
@@ -64,15 +72,23 @@ class Actor:
         if counts is not None:
             self.agent.success_counts = dict(counts)
         self.agent.rng = np.random.default_rng(seeds[0] if seeds else 0)
-        return [run_episode(self.env, self.agent, self.detector, s, explore=True,
-                            meta={"actor": self.actor_id}) for s in seeds]
+        return [self._episode(s, explore=True,
+                              meta={"actor": self.actor_id, "detector": self.spec.detector})
+                for s in seeds]
 
     def evaluate(self, seeds: list[int], weights: dict[str, np.ndarray] | None) -> list[bool]:
         """Greedy success per seed."""
         if weights is not None:
             self.set_weights(weights)
-        return [run_episode(self.env, self.agent, self.detector, s, explore=False).success
-                for s in seeds]
+        return [self._episode(s, explore=False).success for s in seeds]
+
+    def _episode(self, seed: int, explore: bool, meta: dict[str, Any] | None = None) -> Rollout:
+        instruction = None
+        if self.spec.more_tasks:  # multi-skill run: this seed's task and plan
+            instruction, plan = self.spec.task_for(seed)
+            self.agent.plan = list(plan)
+        return run_episode(self.env, self.agent, self.detector, seed, explore=explore,
+                           meta=meta, instruction=instruction)
 
     def close(self) -> None:
         self.env.close()

@@ -27,9 +27,12 @@ class Rollout:
 
 
 def run_episode(env: Any, agent: SubgoalAgent, detector: SubgoalDetector | None, seed: int,
-                explore: bool, record: bool = False, meta: dict[str, Any] | None = None) -> Rollout:
-    """One episode. ``detector=None`` (the env-reward baseline) detects nothing."""
-    obs, info = env.reset(seed=seed)
+                explore: bool, record: bool = False, meta: dict[str, Any] | None = None,
+                instruction: str | None = None) -> Rollout:
+    """One episode (of ``instruction`` if given, else the env's task). ``detector=None`` (the
+    env-reward baseline) detects nothing."""
+    options = {"instruction": instruction} if instruction else None
+    obs, info = env.reset(seed=seed, options=options)
     emb, detected = _observe(detector, obs, info)
     agent.reset()
     agent.update(detected)

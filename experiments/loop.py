@@ -7,6 +7,8 @@
         infer: the detector's captions after every step relabel the steps that reached them
         theta <- BC(all relabelled steps); broadcast theta to every actor
         every eval_every env steps: greedy success rate on fixed fresh seeds (the curve)
+    (--reuse-from: before the first round, the episodes of earlier runs are re-scored against
+     these sub-goals and the matching steps imported; the fresh policy learns them first)
     final evaluation: 100 fresh greedy episodes, learning-curve PNG, eval video
 
 ``--agent baseline`` learns from the env reward alone (no sub-goals, no relabelling).
@@ -24,6 +26,7 @@ from tqdm import tqdm
 
 from experiments.actors import ActorPool, ActorSpec
 from experiments.infer import ImitationData, episode_labels
+from experiments.reuse import import_reused, make_rescorer, reuse_record
 from experiments.rundir import RunDir, plot_curves
 from policy.store import EpisodeStore
 
@@ -76,13 +79,28 @@ class TrainConfig:
     n_layers: int = 2
     detector_path: str | None = None
     video: bool = True
+    reuse_from: tuple[str, ...] = ()
+    """Run or episode-store dirs of earlier tasks whose episodes are re-scored against this
+    task's sub-goals and imported (the paper's lifelong data reuse, Sec. 5.2)."""
+
+    also: tuple[str, ...] = ()
+    """Further instructions learned in the same run (one multi-skill policy): episodes and
+    eval seeds rotate over ``task`` and these; the success rate is over all of them."""
+
+    def __post_init__(self) -> None:
+        self.reuse_from = tuple(self.reuse_from)  # a list when read back from config.json
+        self.also = tuple(self.also)
+        if self.also and self.agent == "baseline":
+            raise ValueError("several instructions need the framework agent (the baseline "
+                             "learns one task from its env reward)")
+        if self.reuse_from and self.agent == "baseline":
+            raise ValueError("reuse needs the framework agent (sub-goals to re-score against)")
 
 
 def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run Collect & Infer in ``run``; returns the final result record."""
     import torch
 
-    from policy.bc import BCConfig, train_bc
     from policy.checkpoint import load_policy, save_policy
     from policy.model import PolicyConfig, make_policy
 
@@ -101,6 +119,12 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
 
     store = EpisodeStore(run.episodes)
     data = ImitationData(goal_embeddings)
+    if cfg.reuse_from:  # lifelong buffer: earlier tasks' episodes, re-scored for this plan
+        stats = import_reused(cfg.reuse_from, make_rescorer(cfg.detector, detector_path, plan),
+                              plan, data, progress)
+        run.log(reuse_record(stats))
+        if len(data) and not run.checkpoint.exists():  # fresh weights learn them first
+            _learn(policy, data, cfg, n_episodes=0)
     env_steps = n_episodes = 0
     for episode in store.episodes():  # resume: re-infer every committed episode
         data.add(episode, episode_labels(episode, cfg.agent))
@@ -110,7 +134,7 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
 
     spec = ActorSpec(cfg.task, tuple(plan), goal_embeddings, policy_config,
                      "none" if cfg.agent == "baseline" else cfg.detector, detector_path,
-                     cfg.horizon, cfg.explore_eps)
+                     cfg.horizon, cfg.explore_eps, more_tasks=_more_tasks(cfg))
     actors = ActorPool(spec, cfg.actors)
     eval_seeds = fresh_seeds(cfg.seed, CURVE_SEEDS, cfg.eval_episodes)
     confirm_seeds = fresh_seeds(cfg.seed, CONFIRM_SEEDS, cfg.confirm_episodes)
@@ -147,9 +171,7 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
         bar.update(min(env_steps, cfg.max_env_steps) - min(steps_before, cfg.max_env_steps))
         losses = []
         if len(data):  # BC on every relabelled step so far, then broadcast
-            bc = BCConfig(steps=cfg.bc_steps_per_round, batch_size=cfg.batch_size, lr=cfg.lr,
-                          seed=cfg.seed * 7919 + n_episodes, min_lr_ratio=1.0)
-            losses = train_bc(policy, data.dataset(), bc)
+            losses = _learn(policy, data, cfg, n_episodes)
             save_policy(policy, run.checkpoint)
             weights = _weights(policy)
         run.log({"kind": "round", "env_steps": env_steps, "episodes": n_episodes,
@@ -174,6 +196,15 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
     return result
 
 
+def _learn(policy, data: ImitationData, cfg: TrainConfig, n_episodes: int) -> list[float]:
+    """One behaviour-cloning round on every labelled step; returns the losses."""
+    from policy.bc import BCConfig, train_bc
+
+    bc = BCConfig(steps=cfg.bc_steps_per_round, batch_size=cfg.batch_size, lr=cfg.lr,
+                  seed=cfg.seed * 7919 + n_episodes, min_lr_ratio=1.0)
+    return train_bc(policy, data.dataset(), bc)
+
+
 def _plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray], str | None]:
     """Sub-goals from the planner and goal embeddings from the CLIP text encoder."""
     from perception import load_detector
@@ -193,6 +224,16 @@ def _plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray],
     goals = text - text.mean(axis=0, keepdims=True)
     # actors load the same detector: the user's path, or (None) the cached default just built
     return plan, dict(zip(CAPTIONS, goals.astype(np.float32))), cfg.detector_path
+
+
+def _more_tasks(cfg: TrainConfig) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(instruction, plan) of every further instruction of a multi-skill run."""
+    if not cfg.also:
+        return ()
+    from planner import make_planner
+
+    planner = make_planner(cfg.planner)
+    return tuple((task, tuple(planner.plan(task))) for task in cfg.also)
 
 
 def _action_bounds() -> tuple[tuple[float, float], tuple[float, float]]:

@@ -45,12 +45,17 @@ AGENTS: tuple[str, ...] = ("framework", "baseline")
 def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: str,
             target_success: float, budget_scale: float, progress: bool,
             say: Callable[[str], None], detector_path: str | None = None,
-            final_eval_episodes: int = 100) -> dict[str, Any]:
-    """One run (or its stored result): curve, final eval and steps to 50%."""
+            final_eval_episodes: int = 100, reuse_from: tuple[str, ...] = (),
+            variant: str | None = None) -> dict[str, Any]:
+    """One run (or its stored result): curve, final eval and steps to 50%.
+
+    ``reuse_from``: earlier runs whose episodes are imported (lifelong data reuse);
+    ``variant`` names the run directory in place of the agent (e.g. "reuse", "scratch").
+    """
     from experiments.loop import TrainConfig, train
     from experiments.rundir import RunDir, task_slug
 
-    run = RunDir(root / "runs" / f"{task_slug(task.instruction)}__{agent}__{seed}")
+    run = RunDir(root / "runs" / f"{task_slug(task.instruction)}__{variant or agent}__{seed}")
     final = run.records("final")
     if not final:
         budget = task.budget if agent == "framework" else task.baseline_budget
@@ -59,12 +64,12 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
                           eval_every=max(1, int(task.eval_every * budget_scale)),
                           target_success=target_success, video=False,
                           detector_path=detector_path,
-                          final_eval_episodes=final_eval_episodes)
+                          final_eval_episodes=final_eval_episodes, reuse_from=reuse_from)
         resume = run.config_path.exists()
         if not resume:
             run.create()
-        say(f"{'resuming' if resume else 'running'} {task.label} / {agent} / seed {seed} "
-            f"(<= {cfg.max_env_steps} env steps) in {run.root}")
+        say(f"{'resuming' if resume else 'running'} {task.label} / {variant or agent} / "
+            f"seed {seed} (<= {cfg.max_env_steps} env steps) in {run.root}")
         train(cfg, run, resume=resume, progress=progress)
         final = run.records("final")
     curve = [(r["env_steps"], r["eval_success_rate"]) for r in run.records("eval")]
@@ -103,13 +108,7 @@ def run_exploration(seeds: int, out: Path, detector: str = "clip", target_succes
         row: dict[str, Any] = {"task": t.instruction, "label": t.label,
                                "sparseness": sparse[t.instruction]}
         for a in AGENTS:
-            mine = [r for r in runs if r["task"] == t.instruction and r["agent"] == a]
-            steps = [r["steps_to_50"] for r in mine]
-            reached = [s for s in steps if s is not None]
-            row[a] = {"steps_to_50": steps, "reached_50": len(reached), "seeds": len(mine),
-                      "mean_steps_to_50": float(np.mean(reached)) if len(reached) == len(mine) else None,
-                      "budget": max(r["env_steps"] for r in mine),
-                      "final_success": [r["eval_success_rate"] for r in mine]}
+            row[a] = steps_summary([r for r in runs if r["task"] == t.instruction and r["agent"] == a])
         rows.append(row)
     first, last = rows[0]["framework"]["mean_steps_to_50"], rows[-1]["framework"]["mean_steps_to_50"]
     summary = {"tasks": rows, "detector": detector, "seeds": seeds,
@@ -120,6 +119,17 @@ def run_exploration(seeds: int, out: Path, detector: str = "clip", target_succes
     (out / "exploration.json").write_text(json.dumps({"summary": summary, "runs": runs}, indent=1))
     (out / "exploration.md").write_text(table_markdown(summary))
     return summary
+
+
+def steps_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Steps to 50% of several seeds' runs (from :func:`run_one`): per seed, their mean (None
+    unless every seed reached 50%), the largest env steps spent and the final success rates."""
+    steps = [r["steps_to_50"] for r in runs]
+    reached = [s for s in steps if s is not None]
+    return {"steps_to_50": steps, "reached_50": len(reached), "seeds": len(runs),
+            "mean_steps_to_50": float(np.mean(reached)) if len(reached) == len(runs) else None,
+            "budget": max(r["env_steps"] for r in runs),
+            "final_success": [r["eval_success_rate"] for r in runs]}
 
 
 def _mean_curve(curves: list[list[tuple[int, float]]]) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +203,8 @@ def plot_fig5(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def _fmt_steps(entry: dict[str, Any]) -> str:
+def fmt_steps(entry: dict[str, Any]) -> str:
+    """Per-seed steps to 50% of a :func:`steps_summary`, "> budget" where not reached."""
     vals = [f"{s}" if s is not None else f"> {entry['budget']}" for s in entry["steps_to_50"]]
     return ", ".join(vals)
 
@@ -205,9 +216,9 @@ def table_markdown(summary: dict[str, Any]) -> str:
              "|---|---:|---|---:|---|---|---|"]
     for r in summary["tasks"]:
         fw, bl = r["framework"], r["baseline"]
-        mean = f"{fw['mean_steps_to_50']:.0f}" if fw["mean_steps_to_50"] else "—"
-        lines.append(f"| {r['label']} | {r['sparseness']:.3g} | {_fmt_steps(fw)} | {mean} | "
-                     f"{', '.join(f'{x:.2f}' for x in fw['final_success'])} | {_fmt_steps(bl)} | "
+        mean = f"{fw['mean_steps_to_50']:.0f}" if fw["mean_steps_to_50"] is not None else "—"
+        lines.append(f"| {r['label']} | {r['sparseness']:.3g} | {fmt_steps(fw)} | {mean} | "
+                     f"{', '.join(f'{x:.2f}' for x in fw['final_success'])} | {fmt_steps(bl)} | "
                      f"{', '.join(f'{x:.2f}' for x in bl['final_success'])} |")
     ratio = summary["steps_ratio_last_to_first"]
     lines += ["", f"Detector: {summary['detector']}; {summary['seeds']} seeds. Steps to 50% of "

@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "checkpoints, learning-curve PNG, eval video). The last line with --json: "
                     '{"env_steps", "eval_success_rate", "steps_to_50", "wall_s", "run_dir"}.')
     p.add_argument("--task", metavar="INSTRUCTION", help='e.g. "stack all three objects"')
+    p.add_argument("--also", nargs="+", default=[], metavar="INSTRUCTION",
+                   help="further instructions learned in the same run: one multi-skill policy "
+                        "for all of them (episodes rotate over --task and these), e.g. for "
+                        "langstack run on instructions never trained as tasks")
     p.add_argument("--agent", choices=("framework", "baseline"), default="framework",
                    help="framework: sub-goals + detector + hindsight; baseline: env reward only")
     p.add_argument("--detector", choices=("clip", "oracle"), default="clip",
@@ -34,9 +38,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --run-dir from its committed episodes and checkpoint")
     p.add_argument("--eval-every", type=positive_int, default=2_000, help="env steps between curve evals")
-    p.add_argument("--target-success", type=float, default=0.95,
-                   help="stop early once a curve eval reaches this success rate (>1 disables)")
+    p.add_argument("--target-success", type=float, default=None,
+                   help="stop early once a curve eval (and a confirmation on 50 other fresh "
+                        "episodes) reaches this success rate; >1 disables (default 0.95; with "
+                        "--resume, the run's own setting unless given)")
     p.add_argument("--no-video", action="store_true", help="skip the eval video")
+    p.add_argument("--reuse-from", nargs="+", type=Path, default=[], metavar="RUN_DIR",
+                   help="lifelong data reuse: run (or episode-store) dirs of earlier tasks; their "
+                        "episodes are re-scored by this run's detector against this task's "
+                        "sub-goals and the steps that reached one are imported (the policy "
+                        "still starts from fresh weights)")
     add_json_flag(p)
     p.set_defaults(func=run_train)
 
@@ -53,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from experiments.loop import TrainConfig, train
+    from experiments.reuse import ReuseError
     from experiments.rundir import RunDir, run_name
 
     if args.resume:
@@ -62,23 +74,38 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig(**run.read_config()["train"])
         cfg.max_env_steps = args.max_env_steps
         cfg.video = not args.no_video
+        if args.target_success is not None:
+            cfg.target_success = _target(args.target_success)
+        _check_reuse(cfg)
         say(f"resuming {run.root}")
     else:
         if not args.task:
             raise UsageError("--task is required (or --resume with --run-dir)")
+        if args.reuse_from and args.agent == "baseline":
+            raise UsageError("--reuse-from needs --agent framework (sub-goals to re-score against)")
         task = _check_task(args.task)
+        also = tuple(_check_task(t) for t in args.also)
+        if also and args.agent == "baseline":
+            raise UsageError("--also needs --agent framework (the baseline learns one task)")
         cfg = TrainConfig(task=task, agent=args.agent, detector=args.detector,
                           planner=args.planner, actors=args.actors,
                           max_env_steps=args.max_env_steps, seed=args.seed,
                           eval_every=args.eval_every, video=not args.no_video,
                           detector_path=str(args.detector_path) if args.detector_path else None,
-                          target_success=args.target_success if args.target_success <= 1 else None)
+                          target_success=_target(0.95 if args.target_success is None
+                                                 else args.target_success),
+                          reuse_from=tuple(str(p.resolve()) for p in args.reuse_from),
+                          also=also)
+        _check_reuse(cfg)  # before the run dir is made
         root = args.run_dir or Path("runs") / run_name(task, cfg.agent, cfg.seed)
         try:
             run = RunDir(root).create()
         except FileExistsError as exc:
             raise UsageError(str(exc)) from None
-    result = train(cfg, run, resume=args.resume, progress=not args.json)
+    try:
+        result = train(cfg, run, resume=args.resume, progress=not args.json)
+    except ReuseError as exc:
+        raise UsageError(f"--reuse-from: {exc}") from None
     human = (f"{cfg.task!r} ({cfg.agent}, detector {cfg.detector}): eval success "
              f"{result['eval_success_rate']:.2f} over {cfg.final_eval_episodes} fresh episodes after "
              f"{result['env_steps']} env steps; steps to 50%: {result['steps_to_50']}; "
@@ -98,6 +125,23 @@ def run_eval(args: argparse.Namespace) -> int:
              f"{result['episodes']} fresh episodes ({result['planner']} planner)")
     emit(result, args.json, human)
     return 0
+
+
+def _check_reuse(cfg) -> None:
+    """--reuse-from sources exist and this run's detector can re-score them."""
+    from experiments.reuse import ReuseError, check_sources
+
+    try:
+        check_sources(cfg.reuse_from, cfg.detector)
+    except ReuseError as exc:
+        raise UsageError(f"--reuse-from: {exc}") from None
+
+
+def _target(value: float) -> float | None:
+    """--target-success: a rate in (0, 1], or None (> 1: always spend the budget)."""
+    if value <= 0:
+        raise UsageError(f"--target-success must be > 0, got {value}")
+    return value if value <= 1 else None
 
 
 def _check_task(text: str) -> str:

@@ -1,0 +1,39 @@
+"""``langstack reproduce reuse``: the paper's lifelong data reuse experiment (Fig. 7)."""
+from __future__ import annotations
+
+import argparse
+from experiments.cliutil import UsageError, add_json_flag, emit, say
+from experiments.commands.reproduce import add_run_options
+
+
+def register_experiment(rsub: argparse._SubParsersAction) -> None:
+    """Add ``reuse`` to the ``reproduce`` sub-commands."""
+    e = rsub.add_parser(
+        "reuse", help="Fig. 7: env steps to 50%% success with lifelong data reuse vs from scratch",
+        description="Per seed, learns Stack red on blue, then blue on green, then green on red in "
+                    "sequence; each later task re-scores the stored episodes of the earlier "
+                    "ones with the current detector against its own sub-goals and imports the "
+                    "steps that reached one (policy weights start fresh each task). The later "
+                    "tasks are also learned from scratch. Env steps to 50% greedy success are "
+                    "read off each run's learning curve (an eval every 250 env steps; budget "
+                    "10k env steps per run, early stop at 0.95). Runs go to "
+                    "OUT/runs/<task>__{reuse,scratch}__<seed>/; finished runs are reused and "
+                    "interrupted ones resumed. Writes OUT/reuse.md, OUT/fig7.png and "
+                    "OUT/reuse.json. JSON last line: {\"tasks\": [{\"task\", "
+                    "\"steps_to_50_with_reuse\", \"steps_to_50_scratch\", ...}], ...}.")
+    add_run_options(e, "reuse", "seeds", "the detector that collects and re-scores")
+    add_json_flag(e)
+    e.set_defaults(func=run_reuse_cmd)
+
+
+def run_reuse_cmd(args: argparse.Namespace) -> int:
+    from experiments.reproduce_reuse import run_reuse
+
+    if not 0 < args.budget_scale <= 10:
+        raise UsageError("--budget-scale must be in (0, 10]")
+    summary = run_reuse(args.seeds, args.out, args.detector, args.budget_scale,
+                        progress=not args.json, say=say,
+                        detector_path=str(args.detector_path) if args.detector_path else None)
+    human = (args.out / "reuse.md").read_text() + f"\nfigure: {args.out}/fig7.png"
+    emit(summary, args.json, human)
+    return 0
