@@ -2,9 +2,9 @@
 
 Skill scheduling (the paper's Sec. 5.3): the planner decomposes each instruction into sub-goal
 captions and the policy pursues each until the detector confirms it, then the next. The
-instructions below are three-cube tasks: a policy trained on the two-cube stacks (one sub-goal
-sub-goal pair each, ``langstack train --task ... --also ...``) never saw them as tasks; the
-result table marks any instruction that asks for the same goals as a training task.
+default instructions are mostly three-cube tasks, which a policy trained on the two-cube
+stacks (``langstack train --task ... --also ...``) never saw as tasks; the result table marks
+any instruction that asks for the same goals as a training task.
 """
 from __future__ import annotations
 
