@@ -9,13 +9,11 @@ beside its target (the grasp must be redone) or a tower fell.
 """
 from __future__ import annotations
 
-import re
 from typing import Mapping, Sequence
 
 import numpy as np
 
-_ON_TOP = re.compile(r"^the (\w+) object is on top of the (\w+) object$")
-_GRASP = re.compile(r"^the robot is grasping the (\w+) object$")
+from perception.captions import GRASP_RE, ON_TOP_RE
 EXPLORE_SCALE = 20.0
 """Successes of a goal after which its random-action probability has fallen to 1/sqrt(2)."""
 
@@ -79,9 +77,9 @@ class SubgoalAgent:
         goal = self.plan[i]
         if goal in detected:
             return True
-        grasped = _GRASP.match(goal)
+        grasped = GRASP_RE.match(goal)
         if grasped and i + 1 < len(self.plan):
-            on_top = _ON_TOP.match(self.plan[i + 1])
+            on_top = ON_TOP_RE.match(self.plan[i + 1])
             return bool(on_top and on_top.group(1) == grasped.group(1)
                         and self.plan[i + 1] in detected)
         return False

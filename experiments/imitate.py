@@ -15,7 +15,6 @@ event is kept only when the next event stacks that cube or when it is the video'
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,11 +23,9 @@ import numpy as np
 from tqdm import tqdm
 
 from experiments.frames import BAR_DELAY, VideoFrames, read_video
-from experiments.watch import to_views, view_scores
-from perception.captions import CAPTIONS, caption_to_predicate, grasp_caption
+from experiments.watch import frame_scores, to_views
+from perception.captions import CAPTIONS, GRASP_RE, ON_TOP_RE, caption_to_predicate, grasp_caption
 
-_ON_TOP = re.compile(r"^the (\w+) object is on top of the (\w+) object$")
-_GRASP = re.compile(r"^the robot is grasping the (\w+) object$")
 IMITATE_SEED_BASE = 90_000_000
 """Scenes the imitator acts in: far from every training, evaluation and demo-video seed."""
 SEED_STRIDE = 100_003
@@ -84,7 +81,7 @@ def first_appearances(scores: np.ndarray, gamma: float, debounce: int,
         t = _first_run(on[:, k], debounce)
         if t is not None:
             events.append(Event(caption, t, float(scores[t:t + debounce, k].mean())))
-    rank = {c: (0 if _GRASP.match(c) else 1, i) for i, c in enumerate(captions)}
+    rank = {c: (0 if GRASP_RE.match(c) else 1, i) for i, c in enumerate(captions)}
     return sorted(events, key=lambda e: (e.frame, rank[e.caption]))
 
 
@@ -101,13 +98,13 @@ def plan_from_events(captions: Sequence[str]) -> list[str]:
     """The planner-format plan of captions in order of appearance (see the module docstring)."""
     plan: list[str] = []
     for i, caption in enumerate(captions):
-        if m := _ON_TOP.match(caption):
+        if m := ON_TOP_RE.match(caption):
             grasp = grasp_caption(m.group(1))
             if not plan or plan[-1] != grasp:
                 plan.append(grasp)
             plan.append(caption)
-        elif m := _GRASP.match(caption):
-            nxt = _ON_TOP.match(captions[i + 1]) if i + 1 < len(captions) else None
+        elif m := GRASP_RE.match(caption):
+            nxt = ON_TOP_RE.match(captions[i + 1]) if i + 1 < len(captions) else None
             if i + 1 == len(captions) or (nxt and nxt.group(1) == m.group(1)):
                 plan.append(caption)
     return plan
@@ -122,7 +119,7 @@ def read_plan(video: str | Path | VideoFrames, detector: Any, cfg: WatchConfig |
     frames = video if isinstance(video, VideoFrames) else read_video(video, cfg.max_frames,
                                                                      progress=progress)
     views = to_views(frames.frames, cfg.views)  # (N, V, S, S, 3)
-    scores = view_scores(detector, views, progress=progress).mean(axis=1)  # camera rule: mean
+    scores = frame_scores(detector, views, progress=progress)  # (N, K)
     events = first_appearances(scores, detector.gamma, cfg.debounce)
     return VideoPlan(plan_from_events([e.caption for e in events]), events, len(views),
                      frames.total, views.shape[1], detector.gamma, float(scores.max()))
@@ -139,8 +136,8 @@ def events_from_predicates(predicates: Sequence[dict[str, bool]], debounce: int 
 def plan_instruction(plan: Sequence[str]) -> str:
     """An instruction whose task is the plan's end state: its stacks, or its final grasp."""
     steps = [f"stack the {m.group(1)} object on top of the {m.group(2)} object"
-             for m in (_ON_TOP.match(c) for c in plan) if m]
-    last = _GRASP.match(plan[-1]) if plan else None
+             for m in (ON_TOP_RE.match(c) for c in plan) if m]
+    last = GRASP_RE.match(plan[-1]) if plan else None
     if last:
         steps.append(f"grasp the {last.group(1)} object")
     if not steps:

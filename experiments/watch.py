@@ -1,4 +1,4 @@
-"""Watching a video: frames -> camera views -> per-view CLIP scores of every caption.
+"""Watching a video: frames -> camera views -> CLIP scores of every caption.
 
 **Views.** The detector was trained on square views from two fixed cameras, each view scored
 on its own and the frame's score being the mean of the views' cosines (the detector's camera
@@ -50,14 +50,14 @@ def _square(views: np.ndarray) -> np.ndarray:
     return views[:, top:top + s, left:left + s]
 
 
-def view_scores(detector: Any, views: np.ndarray, progress: bool = True) -> np.ndarray:
-    """(N, V, K) cosine of every view with every caption of the vocabulary (CAPTIONS order)."""
-    text = detector.text_embeddings(list(CAPTIONS))  # (K, E)
+def frame_scores(detector: Any, views: np.ndarray, progress: bool = True) -> np.ndarray:
+    """(N, K) score of every frame for every caption of the vocabulary (CAPTIONS order): the
+    detector's own rule for combining a frame's (N, V, ...) views."""
     out = []
     chunks = range(0, len(views), SCORE_CHUNK)
     bar = tqdm(chunks, desc="scoring frames", unit="chunk", disable=not progress, leave=False,
                delay=BAR_DELAY)
     for i in bar:
         emb = detector.image_embeddings(views[i:i + SCORE_CHUNK])  # (n, V, E)
-        out.append(np.einsum("nve,ke->nvk", emb, text))
+        out.append(detector.scores_from_embeddings(emb, CAPTIONS))  # (n, K)
     return np.concatenate(out).astype(np.float32)

@@ -7,12 +7,17 @@ agent pursues them. Each caption also names the ground-truth predicate it descri
 """
 from __future__ import annotations
 
+import re
 from itertools import permutations
 
 COLORS: tuple[str, ...] = ("red", "green", "blue")
 
 GRASP_TEMPLATE = "the robot is grasping the {x} object"
 ON_TOP_TEMPLATE = "the {x} object is on top of the {y} object"
+GRASP_RE = re.compile("^" + GRASP_TEMPLATE.format(x=r"(\w+)") + "$")
+"""Matches a grasp caption; group 1 is the colour."""
+ON_TOP_RE = re.compile("^" + ON_TOP_TEMPLATE.format(x=r"(\w+)", y=r"(\w+)") + "$")
+"""Matches an on-top caption; groups 1 and 2 are the top and bottom colours."""
 
 
 def _check_color(c: str) -> None:
