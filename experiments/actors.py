@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from experiments.collect import Rollout, run_episode
+from experiments.detectors import make_detector
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Actor:
         self.spec, self.actor_id = spec, actor_id
         render = spec.detector == "clip"
         self.env = make_env(spec.instruction, EnvConfig(horizon=spec.horizon, render=render))
-        self.detector = _make_detector(spec)
+        self.detector = make_detector(spec.detector, spec.detector_path)
         self.policy = TransformerPolicy(PolicyConfig(**spec.policy_config)).eval()
         space = self.env.action_space
         self.agent = SubgoalAgent(spec.plan, spec.goal_embeddings, self.policy, space.low,
@@ -92,18 +93,6 @@ class Actor:
 
     def close(self) -> None:
         self.env.close()
-
-
-def _make_detector(spec: ActorSpec):
-    from experiments.detectors import ClipDetector, OracleDetector
-
-    if spec.detector == "oracle":
-        return OracleDetector()
-    if spec.detector == "none":
-        return None
-    from perception import load_detector
-
-    return ClipDetector(load_detector(spec.detector_path, device="cpu", build_if_missing=False))
 
 
 class ActorPool:

@@ -55,3 +55,16 @@ class OracleDetector:
 
     def detect_embeddings(self, frame_embs: np.ndarray) -> list[set[str]]:
         raise ValueError("the oracle detector cannot re-score stored frames; use --detector clip")
+
+
+def make_detector(kind: str, path: str | None,
+                  captions: Sequence[str] = CAPTIONS) -> SubgoalDetector | None:
+    """The detector ``kind`` names: "clip" (the checkpoint at ``path``, or the cached default,
+    scoring ``captions``), "oracle", or "none" (the env-reward baseline: None)."""
+    if kind == "oracle":
+        return OracleDetector()
+    if kind == "none":
+        return None
+    from perception import load_detector
+
+    return ClipDetector(load_detector(path, device="cpu", build_if_missing=False), captions)

@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import asdict, dataclass
@@ -91,10 +92,11 @@ class TrainConfig:
         self.reuse_from = tuple(self.reuse_from)  # a list when read back from config.json
         self.also = tuple(self.also)
         if self.also and self.agent == "baseline":
-            raise ValueError("several instructions need the framework agent (the baseline "
-                             "learns one task from its env reward)")
+            raise ValueError("--also (several instructions) needs --agent framework: the "
+                             "baseline learns one task from its env reward")
         if self.reuse_from and self.agent == "baseline":
-            raise ValueError("reuse needs the framework agent (sub-goals to re-score against)")
+            raise ValueError("--reuse-from needs --agent framework: the baseline has no "
+                             "sub-goals to re-score against")
 
 
 def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -209,7 +211,6 @@ def _plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray],
     """Sub-goals from the planner and goal embeddings from the CLIP text encoder."""
     from perception import load_detector
     from perception.captions import CAPTIONS
-    from planner import make_planner
 
     detector = load_detector(cfg.detector_path, device="cpu", build_if_missing=True)
     text = detector.text_embeddings(list(CAPTIONS))
@@ -218,7 +219,7 @@ def _plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray],
         rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
         goal = rng.normal(size=text.shape[1]).astype(np.float32)
         return [cfg.task], {cfg.task: goal / np.linalg.norm(goal)}, cfg.detector_path
-    plan = make_planner(cfg.planner).plan(cfg.task)
+    plan = _planner(cfg.planner).plan(cfg.task)
     # Goals are the captions' text embeddings centred over the vocabulary: what the captions
     # share ("the ... object") says nothing about which sub-goal is meant.
     goals = text - text.mean(axis=0, keepdims=True)
@@ -228,12 +229,15 @@ def _plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray],
 
 def _more_tasks(cfg: TrainConfig) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(instruction, plan) of every further instruction of a multi-skill run."""
-    if not cfg.also:
-        return ()
+    return tuple((task, tuple(_planner(cfg.planner).plan(task))) for task in cfg.also)
+
+
+@functools.lru_cache(maxsize=None)
+def _planner(kind: str):
+    """One planner of each kind per process (FLAN-T5 weights are loaded once, not per task)."""
     from planner import make_planner
 
-    planner = make_planner(cfg.planner)
-    return tuple((task, tuple(planner.plan(task))) for task in cfg.also)
+    return make_planner(kind)
 
 
 def _action_bounds() -> tuple[tuple[float, float], tuple[float, float]]:
@@ -250,7 +254,7 @@ def _weights(policy) -> dict[str, np.ndarray]:
 def record_video(spec: ActorSpec, policy, path: Path, seeds: list[int]) -> Path:
     """Greedy episodes from both cameras, with mid-motion frames, to an mp4."""
     from experiments.agent import SubgoalAgent
-    from experiments.actors import _make_detector
+    from experiments.detectors import make_detector
     from experiments.collect import run_episode
     from experiments.video import tile, write_video
     from sim import EnvConfig, make_env
@@ -258,7 +262,7 @@ def record_video(spec: ActorSpec, policy, path: Path, seeds: list[int]) -> Path:
     env = make_env(spec.instruction, EnvConfig(horizon=spec.horizon, render=True, motion_frames=6))
     agent = SubgoalAgent(spec.plan, spec.goal_embeddings, policy, env.action_space.low,
                          env.action_space.high, 0.0)
-    detector = _make_detector(spec) if spec.detector != "none" else None
+    detector = make_detector(spec.detector, spec.detector_path)
     frames = []
     for s in seeds:
         rollout = run_episode(env, agent, detector, s, explore=False, record=True)

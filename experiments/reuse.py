@@ -157,15 +157,10 @@ def check_sources(paths: Sequence[str], detector: str) -> list[ReuseSource]:
 
 
 def make_rescorer(detector: str, detector_path: str | None, plan: Sequence[str]) -> SubgoalDetector:
-    """The current detector, scoring only the new task's sub-goals."""
-    from experiments.detectors import ClipDetector, OracleDetector
+    """The current detector ("clip" or "oracle"), scoring only the new task's sub-goals."""
+    from experiments.detectors import make_detector
 
-    if detector == "oracle":
-        return OracleDetector()
-    from perception import load_detector
-
-    return ClipDetector(load_detector(detector_path, device="cpu", build_if_missing=False),
-                        captions=list(dict.fromkeys(plan)))
+    return make_detector(detector, detector_path, captions=list(dict.fromkeys(plan)))
 
 
 def reuse_record(stats: ReuseStats) -> dict[str, Any]:

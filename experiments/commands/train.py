@@ -81,21 +81,19 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         if not args.task:
             raise UsageError("--task is required (or --resume with --run-dir)")
-        if args.reuse_from and args.agent == "baseline":
-            raise UsageError("--reuse-from needs --agent framework (sub-goals to re-score against)")
         task = _check_task(args.task)
-        also = tuple(_check_task(t) for t in args.also)
-        if also and args.agent == "baseline":
-            raise UsageError("--also needs --agent framework (the baseline learns one task)")
-        cfg = TrainConfig(task=task, agent=args.agent, detector=args.detector,
-                          planner=args.planner, actors=args.actors,
-                          max_env_steps=args.max_env_steps, seed=args.seed,
-                          eval_every=args.eval_every, video=not args.no_video,
-                          detector_path=str(args.detector_path) if args.detector_path else None,
-                          target_success=_target(0.95 if args.target_success is None
-                                                 else args.target_success),
-                          reuse_from=tuple(str(p.resolve()) for p in args.reuse_from),
-                          also=also)
+        try:
+            cfg = TrainConfig(task=task, agent=args.agent, detector=args.detector,
+                              planner=args.planner, actors=args.actors,
+                              max_env_steps=args.max_env_steps, seed=args.seed,
+                              eval_every=args.eval_every, video=not args.no_video,
+                              detector_path=str(args.detector_path) if args.detector_path else None,
+                              target_success=_target(0.95 if args.target_success is None
+                                                     else args.target_success),
+                              reuse_from=tuple(str(p.resolve()) for p in args.reuse_from),
+                              also=tuple(_check_task(t) for t in args.also))
+        except ValueError as exc:  # the config's own checks (e.g. --also with the baseline)
+            raise UsageError(str(exc)) from None
         _check_reuse(cfg)  # before the run dir is made
         root = args.run_dir or Path("runs") / run_name(task, cfg.agent, cfg.seed)
         try:
