@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,7 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
 
     torch.manual_seed(cfg.seed)
     wall0 = time.time()
+    cfg = pin_detector(cfg, run, resume)
     plan, goal_embeddings, detector_path = _plan_and_goals(cfg)
     space_low, space_high = _action_bounds()
     policy_config = asdict(PolicyConfig(
@@ -205,6 +206,28 @@ def _learn(policy, data: ImitationData, cfg: TrainConfig, n_episodes: int) -> li
     bc = BCConfig(steps=cfg.bc_steps_per_round, batch_size=cfg.batch_size, lr=cfg.lr,
                   seed=cfg.seed * 7919 + n_episodes, min_lr_ratio=1.0)
     return train_bc(policy, data.dataset(), bc)
+
+
+def pin_detector(cfg: TrainConfig, run: RunDir, resume: bool) -> TrainConfig:
+    """``cfg`` with the detector checkpoint the run uses written out, never None.
+
+    The goal tokens are the detector's text embeddings, so a run keeps the detector it was
+    made with: a resume takes the stored path (a different ``--detector-path`` is an error),
+    and a new run records the path of today's default, which a later default (another
+    build version) does not change. Runs recorded without a path use today's default.
+    """
+    stored = None
+    if resume and run.config_path.exists():
+        stored = run.read_config()["train"].get("detector_path")
+    if stored and cfg.detector_path and Path(stored).resolve() != Path(cfg.detector_path).resolve():
+        raise ValueError(f"{run.root} was trained with the detector at {stored}; its policy's "
+                         f"goal tokens come from that detector, so it cannot resume with "
+                         f"{cfg.detector_path}")
+    if stored or cfg.detector_path:
+        return replace(cfg, detector_path=stored or cfg.detector_path)
+    from perception.loader import ensure_default_detector
+
+    return replace(cfg, detector_path=str(ensure_default_detector()))  # built on first use
 
 
 def _plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray], str | None]:

@@ -105,9 +105,9 @@ def fig10_sweep(sizes: Sequence[int] = FIG10_SIZES, splits: dict[str, Any] | Non
     cfg = build_cfg or BuildConfig()
     splits = splits or eval_splits(progress=progress)
     big = max(max(sizes), cfg.train_pairs)
-    train = load_split(ensure_split(data_root(), GenConfig("train", big, cfg.data_seed),
+    train = load_split(ensure_split(data_root(), GenConfig(cfg.train_split, big, cfg.data_seed),
                                     workers=cfg.workers, progress=progress))
-    val = load_split(ensure_split(data_root(), GenConfig("val", cfg.val_pairs, cfg.data_seed),
+    val = load_split(ensure_split(data_root(), GenConfig(cfg.val_split, cfg.val_pairs, cfg.data_seed),
                                   workers=cfg.workers, progress=progress))
     base_steps = cfg.train.epochs * max(1, cfg.train_pairs // cfg.train.batch_size)
     rows = []

@@ -7,7 +7,7 @@ from typing import Any
 
 from experiments.cliutil import UsageError, add_json_flag, emit, non_negative_int, positive_int, say
 
-DETECTOR_RECIPES = ("arm-colors", "default")
+DETECTOR_RECIPES = ("default", "plain")
 NO_SUBGOAL_EXIT = 1
 
 
@@ -51,11 +51,11 @@ JSON (last line with --json): {"plan", "success" (the first episode), "success_r
                    help="fresh scenes to execute the plan in (default 1: one-shot)")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="selects the fresh scenes (default 0)")
-    p.add_argument("--detector", default="arm-colors", metavar="RECIPE|DIR",
-                   help="the detector that reads the video: arm-colors (default; trained with the "
-                        "arm in random colours, so another robot's colours are not read as "
-                        "cubes; built and cached on first use), default (the run's usual "
-                        "detector) or a detector checkpoint directory")
+    p.add_argument("--detector", default="default", metavar="RECIPE|DIR",
+                   help="the detector that reads the video: default (the embedded default, "
+                        "trained with the arm in random colours, so another robot's colours are "
+                        "not read as cubes; built and cached on first use), plain (the recipe "
+                        "without arm colours, for comparison) or a detector checkpoint directory")
     p.add_argument("--debounce", type=positive_int, default=3,
                    help="consecutive frames a caption must hold to appear (default 3)")
     p.add_argument("--max-frames", type=positive_int, default=240,

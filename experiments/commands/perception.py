@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from experiments.cliutil import UsageError, add_json_flag, emit, positive_int, say
+from experiments.cliutil import UsageError, add_json_flag, emit, non_negative_int, positive_int, say
 
 # Two busy cores: OpenMP threads that spin while waiting make torch several times slower
 # whenever another process shares the machine. Only effective before torch is imported.
@@ -40,10 +40,10 @@ def register(subparsers: Any) -> None:
                    help=f"validation pairs for calibrating gamma; default {build.val_pairs}")
     t.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
     t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    t.add_argument("--recipe", choices=("default", "arm-colors"), default="default",
-                   help="arm-colors: train and calibrate on frames with the arm painted in random "
-                        "colours, the detector `langstack imitate` reads videos of other robots "
-                        "with (default: default)")
+    t.add_argument("--recipe", choices=("default", "plain"), default="default",
+                   help="default: train and calibrate on frames with the arm painted in random "
+                        "colours (the detector judges cubes and grasps, not the arm's paint); "
+                        "plain: frames of the arm as rendered, for comparison (default: default)")
     t.add_argument("--out", default=None,
                    help="checkpoint directory (default: the user cache, where "
                         "`load_detector()` finds it)")
@@ -60,6 +60,9 @@ def register(subparsers: Any) -> None:
                    help="held-out in-domain frames (default 600)")
     e.add_argument("--shifted-pairs", type=positive_int, default=600,
                    help="visually shifted frames (default 600)")
+    e.add_argument("--test-seed", type=non_negative_int, default=0,
+                   help="which block of held-out episodes to test on (default 0); every seed "
+                        "gives other episodes, none of them used in training or calibration")
     e.add_argument("--fig10", action="store_true",
                    help="also train detectors on growing training sets and write the Fig. 10 "
                         "table and plot (slow: one training run per size)")
@@ -157,7 +160,8 @@ def _eval(args: argparse.Namespace) -> int:
         det = load_detector(args.detector, device=device, progress=not args.quiet, say=say)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    splits = eval_splits(args.test_pairs, args.shifted_pairs, progress=not args.quiet)
+    splits = eval_splits(args.test_pairs, args.shifted_pairs, seed=args.test_seed,
+                         progress=not args.quiet)
     result = summary(det, splits)
     if args.fig10:
         cfg = BuildConfig()

@@ -40,7 +40,7 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
     e.add_argument("--run-dir", type=Path, default=None,
                    help=f"the trained run that imitates (default {DEFAULT_RUN} if it exists; "
                         "without a run only plan accuracy is measured)")
-    e.add_argument("--detector", default="arm-colors", metavar="RECIPE|DIR",
+    e.add_argument("--detector", default="default", metavar="RECIPE|DIR",
                    help="the detector that reads the videos (see `langstack imitate --help`)")
     add_json_flag(e)
     e.set_defaults(func=run_video_cmd)

@@ -27,24 +27,20 @@ STACK = "stack the red object on top of the blue object"
 TRIPLE = "stack all three objects"
 
 
-def _cached_detector_dir(recipes: tuple[str, ...] = ("arm-colors", "default")) -> Path | None:
-    """A real detector already in the user cache (building one takes minutes): prefer the
-    arm-colors build that `imitate` uses by default."""
+def _cached_detector_dir() -> Path | None:
+    """The default detector if it is already in the user cache (building one takes minutes):
+    the one `imitate` reads videos with, trained with the arm in random colours."""
     from perception.detector import CONFIG_FILE, WEIGHTS_FILE
     from perception.loader import default_detector_dir
 
-    for recipe in recipes:
-        path = default_detector_dir(recipe=recipe)
-        if (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file():
-            return path
+    path = default_detector_dir()
+    if (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file():
+        return path
     return None
 
 
 needs_detector = pytest.mark.skipif(
     _cached_detector_dir() is None, reason="no trained detector cached (langstack perception train)")
-needs_arm_colors = pytest.mark.skipif(
-    _cached_detector_dir(("arm-colors",)) is None,
-    reason="no arm-colors detector cached (langstack perception train --recipe arm-colors)")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -152,7 +148,7 @@ def test_the_ground_truth_of_a_demo_reads_as_the_planners_plan(instruction) -> N
 
 @pytest.mark.parametrize("shift", [
     pytest.param(False, marks=needs_detector),
-    pytest.param(True, marks=needs_arm_colors),  # the KUKA, other cameras and light
+    pytest.param(True, marks=needs_detector),  # the KUKA, other cameras and light
 ])
 def test_plan_is_read_off_a_generated_expert_video(tmp_path, shift) -> None:
     from experiments.imitate import read_plan

@@ -89,3 +89,31 @@ def test_kill_9_then_resume_keeps_every_committed_episode(tmp_path, tiny_detecto
     assert curve == sorted(curve) and len(curve) > len(evals_before)  # the curve continues
     assert (run / "learning_curve.png").stat().st_size > 1000
     assert (run / "checkpoints" / "latest" / "model.safetensors").exists()
+
+
+def test_a_run_records_its_detector_and_a_resume_keeps_it(tmp_path, tiny_detector, monkeypatch):
+    """Goal tokens come from the detector's text encoder: a run pins the detector it was made
+    with, so a newer default cannot silently change it, and another one on resume is refused."""
+    from experiments.loop import TrainConfig, pin_detector
+    from experiments.rundir import RunDir
+    from perception import factory, loader
+
+    monkeypatch.setenv(loader.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(factory, "find_pretrained", lambda: None)  # no pretrained CLIP here
+    default = loader.default_detector_dir()
+    default.parent.mkdir(parents=True)
+    default.symlink_to(tiny_detector, target_is_directory=True)  # "already built"
+
+    run = RunDir(tmp_path / "run").create()
+    cfg = pin_detector(TrainConfig(task="grasp the red object"), run, resume=False)
+    assert cfg.detector_path == str(default)
+    run.write_config({"train": {**cfg.__dict__}})
+
+    # the default moves on (say, a new build version): the run keeps its own detector
+    monkeypatch.setattr(loader, "BUILD_VERSION", loader.BUILD_VERSION + 1)
+    assert loader.default_detector_dir() != default
+    again = pin_detector(TrainConfig(task="grasp the red object"), run, resume=True)
+    assert again.detector_path == str(default)
+    with pytest.raises(ValueError, match="cannot resume with"):
+        pin_detector(TrainConfig(task="grasp the red object", detector_path=str(tmp_path)),
+                     run, resume=True)
