@@ -184,9 +184,9 @@ def load_detector(path: str | os.PathLike | None = None, device: str = "cpu",
         det = Detector.load(path, device=device)
         announce(f"detector: {det.spec.name} ({_describe(det)}) at {path}", say=say)
         return det
-    target = ensure_default_detector(recipe, build_if_missing, progress, say, device)
+    target, what = _ensure_default(recipe, build_if_missing, progress, say, device)
     det = Detector.load(target, device=device)
-    announce(f"detector: {_default_build(recipe)[2]} at {target}", say=say)
+    announce(f"detector: {what} at {target}", say=say)
     return det
 
 
@@ -197,6 +197,12 @@ def ensure_default_detector(recipe: str = "default", build_if_missing: bool = Tr
 
     Raises FileNotFoundError if it is missing and ``build_if_missing`` is False.
     """
+    return _ensure_default(recipe, build_if_missing, progress, say, device)[0]
+
+
+def _ensure_default(recipe: str, build_if_missing: bool, progress: bool,
+                    say: Callable[[str], None] | None, device: str) -> tuple[Path, str]:
+    """:func:`ensure_default_detector`, also returning what the detector is (for messages)."""
     target, cfg, what, found = _default_build(recipe)
     if not _is_complete(target):
         if not build_if_missing:
@@ -209,7 +215,7 @@ def ensure_default_detector(recipe: str = "default", build_if_missing: bool = Tr
         announce(f"detector: building the {what} at {target} (first use; cached afterwards)",
                  key="building", say=say)
         build_detector(target, cfg, progress=progress, say=say, device=device)
-    return target
+    return target, what
 
 
 def _default_build(recipe: str = "default") -> tuple[Path, BuildConfig, str, Any]:
