@@ -55,9 +55,9 @@ class Actor:
         self.env = make_env(spec.instruction, EnvConfig(horizon=spec.horizon, render=render))
         self.detector = make_detector(spec.detector, spec.detector_path)
         self.policy = TransformerPolicy(PolicyConfig(**spec.policy_config)).eval()
-        space = self.env.action_space
-        self.agent = SubgoalAgent(spec.plan, spec.goal_embeddings, self.policy, space.low,
-                                  space.high, spec.explore_eps)
+        ws = self.env.config.workspace  # explore where the cubes spawn
+        self.agent = SubgoalAgent(spec.plan, spec.goal_embeddings, self.policy, ws.low, ws.high,
+                                  spec.explore_eps)
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
         """Load the learner's latest policy weights."""

@@ -25,6 +25,8 @@ class SubgoalAgent:
         plan: sub-goal captions in order (from the planner).
         goal_embeddings: caption -> text embedding (the policy's goal input).
         policy: a ``policy.TransformerPolicy``.
+        explore_low, explore_high: the (x, y) box random actions are drawn from (the table
+            rectangle where cubes spawn; the policy itself may act up to the wider action box).
         explore_eps: the floor of the probability of a uniform random action when exploring.
         rng: the agent's random generator (exploration and sampling).
 
@@ -37,7 +39,7 @@ class SubgoalAgent:
     """
 
     def __init__(self, plan: Sequence[str], goal_embeddings: Mapping[str, np.ndarray],
-                 policy, action_low: np.ndarray, action_high: np.ndarray,
+                 policy, explore_low: np.ndarray, explore_high: np.ndarray,
                  explore_eps: float = 0.1, rng: np.random.Generator | None = None) -> None:
         if not plan:
             raise ValueError("the agent needs at least one sub-goal")
@@ -47,7 +49,7 @@ class SubgoalAgent:
         self.plan = list(plan)
         self.goal_embeddings = goal_embeddings
         self.policy = policy
-        self.low, self.high = np.asarray(action_low), np.asarray(action_high)
+        self.low, self.high = np.asarray(explore_low), np.asarray(explore_high)
         self.explore_eps = explore_eps
         self.rng = rng or np.random.default_rng()
         self.success_counts: dict[str, int] = {}

@@ -267,7 +267,8 @@ def _action_bounds() -> tuple[tuple[float, float], tuple[float, float]]:
     from sim import Workspace
 
     ws = Workspace()
-    return (float(ws.low[0]), float(ws.low[1])), (float(ws.high[0]), float(ws.high[1]))
+    lo, hi = ws.action_low, ws.action_high
+    return (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1]))
 
 
 def _weights(policy) -> dict[str, np.ndarray]:
@@ -283,8 +284,8 @@ def record_video(spec: ActorSpec, policy, path: Path, seeds: list[int]) -> Path:
     from sim import EnvConfig, make_env
 
     env = make_env(spec.instruction, EnvConfig(horizon=spec.horizon, render=True, motion_frames=6))
-    agent = SubgoalAgent(spec.plan, spec.goal_embeddings, policy, env.action_space.low,
-                         env.action_space.high, 0.0)
+    ws = env.config.workspace
+    agent = SubgoalAgent(spec.plan, spec.goal_embeddings, policy, ws.low, ws.high, 0.0)
     detector = make_detector(spec.detector, spec.detector_path)
     frames = []
     for s in seeds:

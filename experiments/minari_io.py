@@ -102,7 +102,7 @@ def spaces(layout: Layout) -> tuple[Any, Any]:
     if layout.frames_shape is not None:
         obs[FRAMES_OBS] = gs.Box(-np.inf, np.inf, layout.frames_shape, np.float32)
     ws = Workspace()
-    return gs.Dict(obs), gs.Box(ws.low, ws.high, dtype=np.float32)
+    return gs.Dict(obs), gs.Box(ws.action_low, ws.action_high, dtype=np.float32)
 
 
 def to_buffer(episode: Episode, layout: Layout) -> Any:

@@ -72,7 +72,8 @@ def measure_stages(samples: int, seed: int = 0, progress: bool = True) -> StageP
 
 
 def _random_step(env: StackingEnv, rng: np.random.Generator) -> dict:
-    action = rng.uniform(env.action_space.low, env.action_space.high)
+    ws = env.config.workspace  # the random policy: uniform over the rectangle cubes spawn in
+    action = rng.uniform(ws.low, ws.high)
     return env.step(action)[4]
 
 
@@ -123,7 +124,7 @@ def measure_direct(task: Task, steps: int, seed: int = 0, progress: bool = True)
     env.reset(seed=seed * 1_000_003)
     for _ in tqdm(range(steps), desc="random policy", disable=not progress, unit="step"):
         _, reward, terminated, truncated, _ = env.step(
-            rng.uniform(env.action_space.low, env.action_space.high))
+            rng.uniform(env.config.workspace.low, env.config.workspace.high))
         successes += int(reward)
         if terminated or truncated:
             episode += 1

@@ -130,7 +130,7 @@ def _episode(env: Any, cfg: GenConfig, episode: int) -> list[tuple[np.ndarray, d
     no_state = np.full_like(obs["state"], np.nan)
     out = [(obs["rgb"], info["predicates"], {"seed": seed, "step": 0, "kind": "reset"},
             obs["state"])]
-    low, high = env.action_space.low, env.action_space.high
+    low, high = env.config.workspace.low, env.config.workspace.high  # the table rectangle
     for step in range(1, cfg.steps_per_episode + 1):
         if rng.random() < cfg.random_action_prob:
             action = rng.uniform(low, high).astype(np.float32)

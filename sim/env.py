@@ -56,7 +56,7 @@ class StackingEnv(gym.Env):
         self.task: Task | None = task_from_instruction(task) if isinstance(task, str) else task
         self.world = World(self.config.visual, self.config.workspace, egl=self.config.egl)
         ws = self.config.workspace
-        self.action_space = spaces.Box(ws.low, ws.high, dtype=np.float32)
+        self.action_space = spaces.Box(ws.action_low, ws.action_high, dtype=np.float32)
         obs_spaces: dict[str, spaces.Space] = {
             "state": spaces.Box(-np.inf, np.inf, (STATE_DIM,), dtype=np.float32)}
         if self.config.render:

@@ -18,7 +18,7 @@ CUBE_MASS = 0.08
 
 @dataclass(frozen=True)
 class Workspace:
-    """The table rectangle (metres, world frame) where actions land; table top at z = 0."""
+    """The table rectangle (metres, world frame) where cubes spawn; table top at z = 0."""
 
     x_low: float = 0.38
     x_high: float = 0.62
@@ -28,6 +28,9 @@ class Workspace:
     """Cubes spawn at least this far inside the rectangle."""
     min_separation: float = 0.08
     """Minimum distance between spawned cube centres (room for the open fingers)."""
+    reach_margin: float = 0.06
+    """Actions may land this far outside the rectangle, so a cube pushed past its edge can
+    still be picked up (exploration stays uniform over the rectangle itself)."""
 
     @property
     def low(self) -> np.ndarray:
@@ -38,6 +41,16 @@ class Workspace:
     def high(self) -> np.ndarray:
         """Upper (x, y) corner."""
         return np.array([self.x_high, self.y_high], dtype=np.float32)
+
+    @property
+    def action_low(self) -> np.ndarray:
+        """Lower (x, y) corner of the action box (the rectangle plus ``reach_margin``)."""
+        return self.low - np.float32(self.reach_margin)
+
+    @property
+    def action_high(self) -> np.ndarray:
+        """Upper (x, y) corner of the action box."""
+        return self.high + np.float32(self.reach_margin)
 
     @property
     def center(self) -> np.ndarray:

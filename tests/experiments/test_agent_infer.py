@@ -16,8 +16,8 @@ TOWER = [G_GREEN, GREEN_ON_BLUE, G_RED, RED_ON_GREEN]
 
 def _agent(plan=TOWER, eps=0.0) -> SubgoalAgent:
     goals = {g: np.eye(8, dtype=np.float32)[i] for i, g in enumerate(plan)}
-    return SubgoalAgent(plan, goals, policy=None, action_low=np.zeros(2),
-                        action_high=np.ones(2), explore_eps=eps, rng=np.random.default_rng(0))
+    return SubgoalAgent(plan, goals, policy=None, explore_low=np.zeros(2),
+                        explore_high=np.ones(2), explore_eps=eps, rng=np.random.default_rng(0))
 
 
 def test_agent_moves_on_when_the_current_sub_goal_is_detected() -> None:

@@ -16,7 +16,7 @@ def _random_policy_success(seeds: list[int]) -> float:
         env.reset(seed=s)
         for _ in range(env.config.horizon):
             _, reward, terminated, truncated, _ = env.step(
-                rng.uniform(env.action_space.low, env.action_space.high))
+                rng.uniform(env.config.workspace.low, env.config.workspace.high))
             if terminated or truncated:
                 break
         wins += int(reward)

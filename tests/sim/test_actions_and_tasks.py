@@ -52,6 +52,20 @@ def test_pick_then_place_alternate_with_the_real_gripper(env) -> None:
     assert env.scene().positions["red"][2] == pytest.approx(env.cube_size / 2, abs=0.003)
 
 
+def test_a_cube_placed_past_the_table_edge_can_be_picked_up_again(env) -> None:
+    """The action box reaches past the spawn rectangle, so a cube pushed over its edge is not
+    lost to the policy (Triple Stack used to stall on such cubes)."""
+    env.reset(seed=4)
+    ws = env.config.workspace
+    env.step(env.scene().positions["red"][:2])  # pick red
+    *_, info = env.step(np.array([ws.x_low - 0.04, 0.0]))  # place it outside the rectangle
+    assert info["primitive"] == "place" and info["action_clipped"] is False
+    landed = env.scene().positions["red"]
+    assert landed[0] < ws.x_low
+    *_, info = env.step(landed[:2])
+    assert info["primitive"] == "pick" and info["held"] == "red"
+
+
 @pytest.mark.parametrize("text,goals,triple", [
     ("grasp the red object", ("grasping(red)",), False),
     ("Pick up the BLUE cube.", ("grasping(blue)",), False),
