@@ -95,6 +95,27 @@ class Actor:
         self.env.close()
 
 
+class Pending:
+    """Work handed to the actors: ``result()`` waits and returns it in seed order."""
+
+    def __init__(self, n_seeds: int, busy: list[int], parts: list, stride: int,
+                 remote: bool) -> None:
+        self.n_seeds, self.busy, self.parts, self.stride = n_seeds, busy, parts, stride
+        self.remote = remote
+
+    def result(self) -> list:
+        """The per-seed results (waits for Ray actors)."""
+        parts = self.parts
+        if self.remote:
+            import ray
+
+            parts = ray.get(parts)
+        out: list = [None] * self.n_seeds
+        for i, part in zip(self.busy, parts):
+            out[i::self.stride] = part
+        return out
+
+
 class ActorPool:
     """N actors behind one interface; work is split evenly and gathered in seed order."""
 
@@ -114,24 +135,25 @@ class ActorPool:
 
     def collect(self, seeds: list[int], weights: dict[str, np.ndarray],
                 counts: dict[str, int]) -> list[Rollout]:
-        return self._map("collect", seeds, weights, counts)
+        return self.submit_collect(seeds, weights, counts).result()
+
+    def submit_collect(self, seeds: list[int], weights: dict[str, np.ndarray],
+                       counts: dict[str, int]) -> "Pending":
+        """Start collecting; with Ray actors the caller is free until ``.result()``."""
+        return self._submit("collect", seeds, weights, counts)
 
     def evaluate(self, seeds: list[int], weights: dict[str, np.ndarray]) -> list[bool]:
-        return self._map("evaluate", seeds, weights)
+        return self._submit("evaluate", seeds, weights).result()
 
-    def _map(self, method: str, seeds: list[int], *args: Any) -> list:
-        if self.n == 1:
-            return getattr(self._local, method)(seeds, *args)
+    def _submit(self, method: str, seeds: list[int], *args: Any) -> "Pending":
+        if self.n == 1:  # in-process: the work runs now, nothing is left pending
+            return Pending(len(seeds), [0], [getattr(self._local, method)(seeds, *args)], 1, False)
         import ray
 
         refs = [ray.put(a) for a in args]
         busy = [i for i in range(self.n) if seeds[i::self.n]]
-        parts = ray.get([getattr(self._remote[i], method).remote(seeds[i::self.n], *refs)
-                         for i in busy])
-        out: list = [None] * len(seeds)
-        for i, part in zip(busy, parts):
-            out[i::self.n] = part
-        return out
+        parts = [getattr(self._remote[i], method).remote(seeds[i::self.n], *refs) for i in busy]
+        return Pending(len(seeds), busy, parts, self.n, True)
 
     def close(self) -> None:
         if self.n == 1:

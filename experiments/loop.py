@@ -2,7 +2,8 @@
 
     sub-goals = planner(task)
     repeat until the env-step budget is spent:
-        collect N episodes with the current policy (actors explore by sampling)
+        collect N episodes with the current policy (actors explore by sampling; with
+            several Ray actors, they collect the next N while the learner runs BC)
         store them (append-only, atomic commits)
         infer: the detector's captions after every step relabel the steps that reached them
         theta <- BC(all relabelled steps); broadcast theta to every actor
@@ -56,6 +57,9 @@ class TrainConfig:
     """"clip" (the CLIP detector) or "oracle" (ground-truth predicates, to price its errors)."""
     planner: str = "auto"
     actors: int = 1
+    overlap: bool = True
+    """With N > 1 actors, they collect the next round while the learner trains (their weights
+    are then one round old); one in-process actor always alternates."""
     max_env_steps: int = 50_000
     seed: int = 0
     horizon: int = 10
@@ -149,6 +153,19 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
     def wall() -> float:
         return wall_before + time.time() - wall0
 
+    def seeds(n: int) -> list[int]:
+        return [cfg.seed * TRAIN_SEED_BASE + n + i for i in range(cfg.episodes_per_round)]
+
+    def commit(rollouts: list, steps: int, episodes: int) -> tuple[int, int]:
+        for r in rollouts:
+            store.append(r.episode)  # committed: survives kill -9
+            data.add(r.episode, episode_labels(r.episode, cfg.agent))  # Infer
+            steps += r.episode.T
+        return steps, episodes + len(rollouts)
+
+    overlap = cfg.overlap and cfg.actors > 1
+    ahead = None  # a round the actors are collecting while the learner trains
+
     while env_steps < cfg.max_env_steps:
         if env_steps >= next_eval:  # the learning curve: greedy success on fixed fresh seeds
             rate = float(np.mean(actors.evaluate(eval_seeds, weights)))
@@ -163,15 +180,14 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
                          "episodes": len(confirm_seeds), "wall_s": wall()})
                 if confirm >= cfg.target_success:
                     break
-        seeds = [cfg.seed * TRAIN_SEED_BASE + n_episodes + i for i in range(cfg.episodes_per_round)]
-        rollouts = actors.collect(seeds, weights, data.counts())  # Collect
+        rollouts = (ahead or actors.submit_collect(seeds(n_episodes), weights, data.counts()))\
+            .result()  # Collect
+        ahead = None
         steps_before = env_steps
-        for r in rollouts:
-            store.append(r.episode)  # committed: survives kill -9
-            data.add(r.episode, episode_labels(r.episode, cfg.agent))  # Infer
-            env_steps += r.episode.T
-        n_episodes += len(rollouts)
+        env_steps, n_episodes = commit(rollouts, env_steps, n_episodes)
         bar.update(min(env_steps, cfg.max_env_steps) - min(steps_before, cfg.max_env_steps))
+        if overlap and env_steps < cfg.max_env_steps:  # the actors go on while BC runs
+            ahead = actors.submit_collect(seeds(n_episodes), weights, data.counts())
         losses = []
         if len(data):  # BC on every relabelled step so far, then broadcast
             losses = _learn(policy, data, cfg, n_episodes)
@@ -181,6 +197,8 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
                  "collect_success_rate": float(np.mean([r.success for r in rollouts])),
                  "labelled_steps": len(data), "bc_loss": float(np.mean(losses)) if losses else 0.0,
                  "label_counts": data.counts(), "wall_s": wall()})
+    if ahead is not None:  # stopped early: the round already collected still counts
+        env_steps, n_episodes = commit(ahead.result(), env_steps, n_episodes)
     bar.close()
 
     final_seeds = fresh_seeds(cfg.seed, FINAL_SEEDS, cfg.final_eval_episodes)

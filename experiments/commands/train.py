@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--planner", choices=("auto", "flan-t5", "grammar"), default="auto")
     p.add_argument("--actors", type=positive_int, default=1,
                    help="collector actors; N > 1 runs N Ray actors (default 1, in-process)")
+    p.add_argument("--no-overlap", action="store_true",
+                   help="with N > 1 actors, wait for behaviour cloning before collecting the "
+                        "next round (default: the actors collect it meanwhile, with weights "
+                        "one round old)")
     p.add_argument("--max-env-steps", type=positive_int, default=50_000)
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--run-dir", type=Path, help="run directory (default runs/<task>__<agent>__<seed>__<time>)")
@@ -85,6 +89,7 @@ def run_train(args: argparse.Namespace) -> int:
         try:
             cfg = TrainConfig(task=task, agent=args.agent, detector=args.detector,
                               planner=args.planner, actors=args.actors,
+                              overlap=not args.no_overlap,
                               max_env_steps=args.max_env_steps, seed=args.seed,
                               eval_every=args.eval_every, video=not args.no_video,
                               detector_path=str(args.detector_path) if args.detector_path else None,

@@ -117,3 +117,34 @@ def test_a_run_records_its_detector_and_a_resume_keeps_it(tmp_path, tiny_detecto
     with pytest.raises(ValueError, match="cannot resume with"):
         pin_detector(TrainConfig(task="grasp the red object", detector_path=str(tmp_path)),
                      run, resume=True)
+
+
+def test_two_overlapping_ray_actors_lose_and_repeat_no_round(tmp_path, tiny_detector) -> None:
+    """With 2 Ray actors the next round is collected while the learner trains. Every round
+    collected is committed once and counted, also the one in flight when an early stop hits."""
+    ray = pytest.importorskip("ray")
+    from experiments.loop import TrainConfig, train
+    from experiments.rundir import RunDir
+
+    run = RunDir(tmp_path / "run").create()
+    small = dict(d_model=32, n_layers=1, bc_steps_per_round=5, episodes_per_round=4,
+                 eval_episodes=4, confirm_episodes=4, final_eval_episodes=4, video=False)
+    cfg = TrainConfig(task="grasp the red object", detector="oracle", actors=2,
+                      detector_path=str(tiny_detector), max_env_steps=20, eval_every=60,
+                      target_success=None, **small)
+    try:
+        first = train(cfg, run, progress=False)
+        assert first["env_steps"] == sum(r["T"] for r in _manifest(run.root)) >= 20
+        # resumed with a target every eval meets: it stops at the next curve point (60 env
+        # steps), while a round is already in the actors' hands
+        cfg.max_env_steps, cfg.target_success = 100_000, 0.0
+        result = train(cfg, RunDir(run.root), resume=True, progress=False)
+    finally:
+        ray.shutdown()
+    episodes = _manifest(run.root)
+    rounds = [json.loads(x) for x in (run.root / "metrics.jsonl").read_text().splitlines()
+              if '"kind": "round"' in x]
+    assert result["env_steps"] == sum(r["T"] for r in episodes)
+    assert result["episodes"] == len(episodes) > rounds[-1]["episodes"]  # the one in flight
+    seeds = [r["meta"]["seed"] for r in episodes]
+    assert seeds == list(range(seeds[0], seeds[0] + len(seeds)))  # none lost, none twice
