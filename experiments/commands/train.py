@@ -2,11 +2,25 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from experiments.cliutil import (
     UsageError, add_json_flag, emit, non_negative_int, parse_task, positive_int, say,
 )
+
+
+MAX_DEFAULT_ACTORS = 4
+"""Each actor holds its own env, detector and policy (~1 GB)."""
+
+
+def default_actors() -> int:
+    """One collector per CPU core this process may use, at most ``MAX_DEFAULT_ACTORS``."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_ACTORS))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a detector checkpoint dir (default: the cached embedded default, built "
                         "on first use)")
     p.add_argument("--planner", choices=("auto", "flan-t5", "grammar"), default="auto")
-    p.add_argument("--actors", type=positive_int, default=1,
-                   help="collector actors; N > 1 runs N Ray actors (default 1, in-process)")
+    p.add_argument("--actors", type=positive_int, default=None,
+                   help="collector actors; N > 1 runs N Ray actors, 1 runs in-process "
+                        f"(default: one per CPU core, at most {MAX_DEFAULT_ACTORS}; "
+                        f"here {default_actors()})")
     p.add_argument("--no-overlap", action="store_true",
                    help="with N > 1 actors, wait for behaviour cloning before collecting the "
                         "next round (default: the actors collect it meanwhile, with weights "
@@ -88,7 +104,8 @@ def run_train(args: argparse.Namespace) -> int:
         task = _check_task(args.task)
         try:
             cfg = TrainConfig(task=task, agent=args.agent, detector=args.detector,
-                              planner=args.planner, actors=args.actors,
+                              planner=args.planner,
+                              actors=args.actors or default_actors(),
                               overlap=not args.no_overlap,
                               max_env_steps=args.max_env_steps, seed=args.seed,
                               eval_every=args.eval_every, video=not args.no_video,

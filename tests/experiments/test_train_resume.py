@@ -58,7 +58,7 @@ def _manifest(run: Path) -> list[dict]:
 
 def test_kill_9_then_resume_keeps_every_committed_episode(tmp_path, tiny_detector) -> None:
     run = tmp_path / "run"
-    args = ["train", "--task", "grasp the red object", "--detector", "oracle",
+    args = ["train", "--task", "grasp the red object", "--detector", "oracle", "--actors", "1",
             "--detector-path", str(tiny_detector), "--run-dir", str(run), "--eval-every", "100",
             "--target-success", "2", "--no-video", "--json"]
     proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", *args,
