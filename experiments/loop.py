@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import signal
+import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -165,8 +168,9 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
 
     overlap = cfg.overlap and cfg.actors > 1
     ahead = None  # a round the actors are collecting while the learner trains
+    interrupt = InterruptFlag().install()
 
-    while env_steps < cfg.max_env_steps:
+    while env_steps < cfg.max_env_steps and not interrupt.requested:
         if env_steps >= next_eval:  # the learning curve: greedy success on fixed fresh seeds
             rate = float(np.mean(actors.evaluate(eval_seeds, weights)))
             curve.append((env_steps, rate))
@@ -197,9 +201,15 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
                  "collect_success_rate": float(np.mean([r.success for r in rollouts])),
                  "labelled_steps": len(data), "bc_loss": float(np.mean(losses)) if losses else 0.0,
                  "label_counts": data.counts(), "wall_s": wall()})
+    interrupt.restore()
     if ahead is not None:  # stopped early: the round already collected still counts
         env_steps, n_episodes = commit(ahead.result(), env_steps, n_episodes)
     bar.close()
+    if interrupt.requested:  # Ctrl-C: every collected episode is committed; --resume goes on
+        actors.close()
+        store.close()
+        run.close()
+        raise KeyboardInterrupt
 
     final_seeds = fresh_seeds(cfg.seed, FINAL_SEEDS, cfg.final_eval_episodes)
     final = float(np.mean(actors.evaluate(final_seeds, weights)))
@@ -215,6 +225,35 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
         result["video"] = str(record_video(spec, policy, run.root / "eval.mp4", final_seeds[:2]))
     run.close()
     return result
+
+
+class InterruptFlag:
+    """Ctrl-C ends training after the current round (a second Ctrl-C interrupts at once).
+
+    Raising mid-round could leave Ray actors with work in flight; with several actors an
+    interrupt arriving there was seen to be lost, and the run went on."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def install(self) -> "InterruptFlag":
+        """Catch SIGINT (only possible from the main thread; elsewhere a no-op)."""
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        print("\ninterrupted: finishing this round (Ctrl-C again to stop at once)",
+              file=sys.stderr, flush=True)
+        self.restore()
+
+    def restore(self) -> None:
+        """Put the previous SIGINT handler back."""
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _learn(policy, data: ImitationData, cfg: TrainConfig, n_episodes: int) -> list[float]:

@@ -148,3 +148,27 @@ def test_two_overlapping_ray_actors_lose_and_repeat_no_round(tmp_path, tiny_dete
     assert result["episodes"] == len(episodes) > rounds[-1]["episodes"]  # the one in flight
     seeds = [r["meta"]["seed"] for r in episodes]
     assert seeds == list(range(seeds[0], seeds[0] + len(seeds)))  # none lost, none twice
+
+
+def test_ctrl_c_stops_a_ray_run_after_its_round_and_keeps_it(tmp_path, tiny_detector) -> None:
+    """SIGINT ends a 2-actor run (it used to be lost there and the run went on): exit 130,
+    a clear message, and the rounds collected are all committed."""
+    pytest.importorskip("ray")
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.cli", "train", "--task", "grasp the red object",
+         "--detector", "oracle", "--detector-path", str(tiny_detector), "--actors", "2",
+         "--run-dir", str(run), "--max-env-steps", "100000", "--target-success", "2",
+         "--no-video"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while len(_manifest(run)) < 16 and time.time() < deadline:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=180)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted: finishing this round" in err and "langstack: interrupted" in err
+    episodes = _manifest(run)
+    assert len(episodes) >= 16 and len(episodes) % 16 == 0  # whole rounds, none half-stored
