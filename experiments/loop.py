@@ -168,40 +168,39 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
 
     overlap = cfg.overlap and cfg.actors > 1
     ahead = None  # a round the actors are collecting while the learner trains
-    interrupt = InterruptFlag().install()
-
-    while env_steps < cfg.max_env_steps and not interrupt.requested:
-        if env_steps >= next_eval:  # the learning curve: greedy success on fixed fresh seeds
-            rate = float(np.mean(actors.evaluate(eval_seeds, weights)))
-            curve.append((env_steps, rate))
-            run.log({"kind": "eval", "env_steps": env_steps, "eval_success_rate": rate,
-                     "eval_episodes": len(eval_seeds), "wall_s": wall()})
-            next_eval = env_steps + cfg.eval_every
-            bar.set_postfix(eval=f"{rate:.2f}", labels=len(data))
-            if cfg.target_success is not None and rate >= cfg.target_success:
-                confirm = float(np.mean(actors.evaluate(confirm_seeds, weights)))
-                run.log({"kind": "confirm", "env_steps": env_steps, "success_rate": confirm,
-                         "episodes": len(confirm_seeds), "wall_s": wall()})
-                if confirm >= cfg.target_success:
-                    break
-        rollouts = (ahead or actors.submit_collect(seeds(n_episodes), weights, data.counts()))\
-            .result()  # Collect
-        ahead = None
-        steps_before = env_steps
-        env_steps, n_episodes = commit(rollouts, env_steps, n_episodes)
-        bar.update(min(env_steps, cfg.max_env_steps) - min(steps_before, cfg.max_env_steps))
-        if overlap and env_steps < cfg.max_env_steps:  # the actors go on while BC runs
-            ahead = actors.submit_collect(seeds(n_episodes), weights, data.counts())
-        losses = []
-        if len(data):  # BC on every relabelled step so far, then broadcast
-            losses = _learn(policy, data, cfg, n_episodes)
-            save_policy(policy, run.checkpoint)
-            weights = _weights(policy)
-        run.log({"kind": "round", "env_steps": env_steps, "episodes": n_episodes,
-                 "collect_success_rate": float(np.mean([r.success for r in rollouts])),
-                 "labelled_steps": len(data), "bc_loss": float(np.mean(losses)) if losses else 0.0,
-                 "label_counts": data.counts(), "wall_s": wall()})
-    interrupt.restore()
+    with InterruptFlag() as interrupt:  # a Ctrl-C ends the loop after its round
+        while env_steps < cfg.max_env_steps and not interrupt.requested:
+            if env_steps >= next_eval:  # the learning curve: greedy success on fixed fresh seeds
+                rate = float(np.mean(actors.evaluate(eval_seeds, weights)))
+                curve.append((env_steps, rate))
+                run.log({"kind": "eval", "env_steps": env_steps, "eval_success_rate": rate,
+                         "eval_episodes": len(eval_seeds), "wall_s": wall()})
+                next_eval = env_steps + cfg.eval_every
+                bar.set_postfix(eval=f"{rate:.2f}", labels=len(data))
+                if cfg.target_success is not None and rate >= cfg.target_success:
+                    confirm = float(np.mean(actors.evaluate(confirm_seeds, weights)))
+                    run.log({"kind": "confirm", "env_steps": env_steps, "success_rate": confirm,
+                             "episodes": len(confirm_seeds), "wall_s": wall()})
+                    if confirm >= cfg.target_success:
+                        break
+            rollouts = (ahead or actors.submit_collect(seeds(n_episodes), weights, data.counts()))\
+                .result()  # Collect
+            ahead = None
+            steps_before = env_steps
+            env_steps, n_episodes = commit(rollouts, env_steps, n_episodes)
+            bar.update(min(env_steps, cfg.max_env_steps) - min(steps_before, cfg.max_env_steps))
+            if overlap and env_steps < cfg.max_env_steps:  # the actors go on while BC runs
+                ahead = actors.submit_collect(seeds(n_episodes), weights, data.counts())
+            losses = []
+            if len(data):  # BC on every relabelled step so far, then broadcast
+                losses = _learn(policy, data, cfg, n_episodes)
+                save_policy(policy, run.checkpoint)
+                weights = _weights(policy)
+            run.log({"kind": "round", "env_steps": env_steps, "episodes": n_episodes,
+                     "collect_success_rate": float(np.mean([r.success for r in rollouts])),
+                     "labelled_steps": len(data),
+                     "bc_loss": float(np.mean(losses)) if losses else 0.0,
+                     "label_counts": data.counts(), "wall_s": wall()})
     if ahead is not None:  # stopped early: the round already collected still counts
         env_steps, n_episodes = commit(ahead.result(), env_steps, n_episodes)
     bar.close()
@@ -237,11 +236,14 @@ class InterruptFlag:
         self.requested = False
         self._previous: Any = None
 
-    def install(self) -> "InterruptFlag":
+    def __enter__(self) -> "InterruptFlag":
         """Catch SIGINT (only possible from the main thread; elsewhere a no-op)."""
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.restore()
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.requested = True
