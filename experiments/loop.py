@@ -118,9 +118,11 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
     cfg = pin_detector(cfg, run, resume)
     plan, goal_embeddings, detector_path = _plan_and_goals(cfg)
     space_low, space_high = _action_bounds()
+    frame_low, frame_high = _spawn_bounds()
     policy_config = asdict(PolicyConfig(
         goal_dim=len(next(iter(goal_embeddings.values()))), action_low=space_low,
-        action_high=space_high, d_model=cfg.d_model, n_layers=cfg.n_layers, dropout=0.0))
+        action_high=space_high, frame_low=frame_low, frame_high=frame_high,
+        d_model=cfg.d_model, n_layers=cfg.n_layers, dropout=0.0))
     if resume and run.checkpoint.exists():
         policy = load_policy(run.checkpoint)
     else:
@@ -328,6 +330,13 @@ def _action_bounds() -> tuple[tuple[float, float], tuple[float, float]]:
     ws = Workspace()
     lo, hi = ws.action_low, ws.action_high
     return (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1]))
+
+
+def _spawn_bounds() -> tuple[tuple[float, float], tuple[float, float]]:
+    from sim import Workspace
+
+    ws = Workspace()
+    return (float(ws.low[0]), float(ws.low[1])), (float(ws.high[0]), float(ws.high[1]))
 
 
 def _weights(policy) -> dict[str, np.ndarray]:

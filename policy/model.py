@@ -37,7 +37,10 @@ offset still reaches any point (free-space places). Measured in Collect & Infer 
 greedy action missed red by a median 65 mm on fresh scenes.
 
 Normalisation: xy coordinates (positions and actions) are mapped by ``(p - centre) /
-half_range`` of the action bounds (the workspace becomes [-1, 1]^2); z and the gripper
+half_range`` of the frame box (``frame_low/high``; Collect & Infer uses the spawn rectangle,
+which becomes [-1, 1]^2, while the action box reaches 1.5 past it; without a frame box, the
+action box). Normalising by the wider action box made every position feature 1.5x coarser in
+metres and cost scheduling 0.09 of success (docs/results.md); z and the gripper
 opening are divided by the mean xy half range (same metric scale, no extra constant).
 Positions are then expanded with a few Fourier bands (default 3: more bands help memorising
 the training positions, not generalising to new ones). The goal embedding is L2-normalised
@@ -95,10 +98,19 @@ class PolicyConfig:
     """Largest per-axis component std, normalised units (0.5 = a quarter of the workspace)."""
     fourier_bands: int = 3
     """Sin/cos bands (frequency pi * 2^k, k < bands) per normalised coordinate; 0 = raw only."""
+    frame_low: tuple[float, float] | None = None
+    """Lower (x, y) corner of the box mapped to [-1, 1]^2 when normalising positions and
+    actions (None: the action box). The spawn rectangle keeps the metric scale of the
+    position features when the action box reaches past it."""
+    frame_high: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         self.action_low = (float(self.action_low[0]), float(self.action_low[1]))
         self.action_high = (float(self.action_high[0]), float(self.action_high[1]))
+        self.frame_low = self.action_low if self.frame_low is None else (
+            float(self.frame_low[0]), float(self.frame_low[1]))
+        self.frame_high = self.action_high if self.frame_high is None else (
+            float(self.frame_high[0]), float(self.frame_high[1]))
         if self.goal_dim < 1 or self.n_objects < 1 or self.n_layers < 1:
             raise ValueError("goal_dim, n_objects and n_layers must be >= 1")
         if self.d_model % self.n_heads != 0:
@@ -176,11 +188,13 @@ class TransformerPolicy(nn.Module):
         self.pointer = nn.Linear(d, config.n_components * (config.n_objects + 2))
         low = torch.tensor(config.action_low, dtype=torch.float32)
         high = torch.tensor(config.action_high, dtype=torch.float32)
-        half = (high - low) / 2
+        f_low = torch.tensor(config.frame_low, dtype=torch.float32)
+        f_high = torch.tensor(config.frame_high, dtype=torch.float32)
+        half = (f_high - f_low) / 2
         # Derived from the config, so not part of the state dict.
         self.register_buffer("low", low, persistent=False)
         self.register_buffer("high", high, persistent=False)
-        self.register_buffer("centre", (low + high) / 2, persistent=False)
+        self.register_buffer("centre", (f_low + f_high) / 2, persistent=False)
         self.register_buffer("half_range", half, persistent=False)
         self.metric_scale = float(half.mean())
         self.log_std_bounds = (math.log(config.min_std), math.log(config.max_std))

@@ -187,3 +187,20 @@ def test_default_config_is_an_8_component_mdn_with_3_fourier_bands() -> None:
     logits, means, log_stds = policy.mixture(state, goal)
     assert logits.shape == (2, 8) and means.shape == (2, 8, 2) and log_stds.shape == (2, 8, 2)
     assert policy.head.out_features == 8 * 5
+
+
+def test_the_frame_box_sets_the_scale_and_the_action_box_the_clip(tmp_path) -> None:
+    from policy.checkpoint import load_policy, save_policy
+
+    rect, wide = ((0.38, -0.12), (0.62, 0.12)), ((0.32, -0.18), (0.68, 0.18))
+    cfg = PolicyConfig(goal_dim=8, action_low=wide[0], action_high=wide[1], frame_low=rect[0],
+                       frame_high=rect[1], d_model=16, n_layers=1, n_heads=2)
+    policy = make_policy(cfg, seed=0)
+    x = policy.normalise_action([[0.62, 0.12], [0.68, -0.18], [0.90, 0.90]])
+    # the rectangle's corner is 1; the action box reaches 1.5; further is clipped to it
+    assert torch.allclose(x, torch.tensor([[1.0, 1.0], [1.5, -1.5], [1.5, 1.5]]))
+    loaded = load_policy(save_policy(policy, tmp_path / "ckpt"))
+    assert (loaded.config.frame_low, loaded.config.frame_high) == rect
+    assert torch.allclose(loaded.normalise_action([[0.68, 0.18]]), torch.tensor([[1.5, 1.5]]))
+    old = PolicyConfig(goal_dim=8, action_low=wide[0], action_high=wide[1])  # saved before
+    assert (old.frame_low, old.frame_high) == wide  # frame_* existed: scale as it was
