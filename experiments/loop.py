@@ -325,18 +325,23 @@ def _planner(kind: str):
 
 
 def _action_bounds() -> tuple[tuple[float, float], tuple[float, float]]:
+    """(x, y) corners of the action box: the spawn rectangle plus the arm's reach margin."""
     from sim import Workspace
 
     ws = Workspace()
-    lo, hi = ws.action_low, ws.action_high
-    return (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1]))
+    return _corners(ws.action_low, ws.action_high)
 
 
 def _spawn_bounds() -> tuple[tuple[float, float], tuple[float, float]]:
+    """(x, y) corners of the rectangle the cubes spawn in (the policy's position scale)."""
     from sim import Workspace
 
     ws = Workspace()
-    return (float(ws.low[0]), float(ws.low[1])), (float(ws.high[0]), float(ws.high[1]))
+    return _corners(ws.low, ws.high)
+
+
+def _corners(low: Any, high: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    return (float(low[0]), float(low[1])), (float(high[0]), float(high[1]))
 
 
 def _weights(policy) -> dict[str, np.ndarray]:

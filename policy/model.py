@@ -105,12 +105,9 @@ class PolicyConfig:
     frame_high: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        self.action_low = (float(self.action_low[0]), float(self.action_low[1]))
-        self.action_high = (float(self.action_high[0]), float(self.action_high[1]))
-        self.frame_low = self.action_low if self.frame_low is None else (
-            float(self.frame_low[0]), float(self.frame_low[1]))
-        self.frame_high = self.action_high if self.frame_high is None else (
-            float(self.frame_high[0]), float(self.frame_high[1]))
+        self.action_low, self.action_high = _xy(self.action_low), _xy(self.action_high)
+        self.frame_low = _xy(self.action_low if self.frame_low is None else self.frame_low)
+        self.frame_high = _xy(self.action_high if self.frame_high is None else self.frame_high)
         if self.goal_dim < 1 or self.n_objects < 1 or self.n_layers < 1:
             raise ValueError("goal_dim, n_objects and n_layers must be >= 1")
         if self.d_model % self.n_heads != 0:
@@ -137,6 +134,11 @@ class PolicyConfig:
     def n_tokens(self) -> int:
         """Sequence length: readout, goal, end effector, objects, gripper."""
         return self.n_objects + 4
+
+
+def _xy(corner: tuple[float, float]) -> tuple[float, float]:
+    """An (x, y) corner as a tuple of Python floats (JSON lists and numpy arrays come in)."""
+    return float(corner[0]), float(corner[1])
 
 
 class _PointEmbed(nn.Module):

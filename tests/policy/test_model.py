@@ -202,5 +202,6 @@ def test_the_frame_box_sets_the_scale_and_the_action_box_the_clip(tmp_path) -> N
     loaded = load_policy(save_policy(policy, tmp_path / "ckpt"))
     assert (loaded.config.frame_low, loaded.config.frame_high) == rect
     assert torch.allclose(loaded.normalise_action([[0.68, 0.18]]), torch.tensor([[1.5, 1.5]]))
-    old = PolicyConfig(goal_dim=8, action_low=wide[0], action_high=wide[1])  # saved before
-    assert (old.frame_low, old.frame_high) == wide  # frame_* existed: scale as it was
+    # a config saved before frame_low/high existed keeps the action box as its scale
+    old = PolicyConfig(goal_dim=8, action_low=wide[0], action_high=wide[1])
+    assert (old.frame_low, old.frame_high) == wide
