@@ -8,6 +8,11 @@ include detours (grasping the wrong cube, putting it back), and each step that a
 something already carries the caption it achieved. Labelling the whole rewarded prefix made
 "grasp red" demonstrations scatter 68 mm (std) around the red cube and capped greedy success
 at ~30%.
+A step that also undid a stack it did not pick from (an on-top caption true before, gone after,
+whose top cube is not the one now grasped) earns no caption credit. In a Triple Stack run, 7%
+of the "grasp red" credits were picks after which green was no longer seen on blue (mostly
+the open fingers knocking it off); imitating them, the policy knocked the tower over in 3 of
+its 9 greedy failures on 100 eval scenes.
 Baseline: only env-rewarded episodes, every step up to the reward under the one goal it
 pursued (the task) - env reward is its only signal.
 """
@@ -18,6 +23,7 @@ from typing import Mapping
 
 import numpy as np
 
+from perception.captions import GRASP_RE, ON_TOP_RE
 from policy.bc import BCDataset
 from policy.episode import Episode
 from policy.relabel import (
@@ -40,7 +46,16 @@ def episode_labels(episode: Episode, agent: str,
         detected = [set(d) for d in episode.meta["detected"]]
     t = first_success(rewards)
     rewarded = [] if t is None or not episode.pursued[t] else [(t, episode.pursued[t])]
-    return merge_labels(relabel_newly_detected(detected), rewarded)
+    credited = [(s, c) for s, c in relabel_newly_detected(detected)
+                if not undid_a_stack(detected[s], detected[s + 1])]
+    return merge_labels(credited, rewarded)
+
+
+def undid_a_stack(before: set[str], after: set[str]) -> bool:
+    """Whether an on-top caption true ``before`` a step is gone ``after`` it, other than by
+    the step picking that stack's top cube up (collateral damage)."""
+    grasped = {m.group(1) for c in after if (m := GRASP_RE.match(c))}
+    return any((m := ON_TOP_RE.match(c)) and m.group(1) not in grasped for c in before - after)
 
 
 class ImitationData:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.agent import SubgoalAgent
+from experiments.agent import SubgoalAgent, free_spot
 from experiments.infer import ImitationData, episode_labels
 from perception.captions import grasp_caption, on_top_caption
 from policy.episode import Episode
@@ -44,6 +44,27 @@ def test_agent_falls_back_when_progress_is_undone() -> None:
     assert agent.current == G_GREEN
 
 
+def test_agent_sets_the_held_cube_down_before_grasping_another() -> None:
+    agent = _agent()  # explores in the unit square
+    agent.update({GREEN_ON_BLUE, G_RED})
+    assert not agent.must_set_down  # red in hand is what the plan wants next
+    agent.update({G_RED})  # green is no longer seen on blue while red is carried
+    assert agent.current == G_GREEN and agent.must_set_down
+    state = np.zeros(13, np.float32)
+    state[0:2], state[3:5], state[6:8] = (0.1, 0.1), (0.2, 0.9), (0.9, 0.2)
+    np.testing.assert_allclose(agent.act(state, explore=False), (1.0, 1.0))  # no policy call
+    agent.update(set())  # red is down: grasp green again
+    assert agent.current == G_GREEN and not agent.must_set_down
+
+
+def test_free_spot_is_the_grid_point_farthest_from_every_cube() -> None:
+    state = np.zeros(13, np.float32)
+    state[0:2], state[3:5], state[6:8] = (0.0, 0.0), (1.0, 0.0), (0.0, 1.0)
+    np.testing.assert_allclose(free_spot(state, np.zeros(2), np.ones(2)), (1.0, 1.0))
+    state[6:8] = (1.0, 1.0)
+    np.testing.assert_allclose(free_spot(state, np.zeros(2), np.ones(2)), (0.0, 1.0))
+
+
 def test_exploration_is_uniform_for_unlearned_goals_and_decays_with_successes() -> None:
     agent = _agent(eps=0.05)
     assert agent.exploration(G_GREEN) == 1.0
@@ -75,6 +96,14 @@ def test_captions_already_true_get_no_credit_and_the_rewarded_step_is_kept() -> 
     ep = _episode([[GREEN_ON_BLUE], [GREEN_ON_BLUE, G_RED], [GREEN_ON_BLUE]],
                   [G_RED, RED_ON_GREEN], [0, 1])  # the detector missed red on green
     assert episode_labels(ep, "framework") == [(0, G_RED), (1, RED_ON_GREEN)]
+
+
+def test_a_step_that_knocked_a_stack_over_earns_no_credit() -> None:
+    # 0 picks red but its fingers knock green off blue; 1 puts red on green; 2 picks red off
+    # green again (undoing a stack by picking its top cube is not collateral damage)
+    ep = _episode([[GREEN_ON_BLUE], [G_RED], [RED_ON_GREEN], [G_RED]],
+                  [G_RED, RED_ON_GREEN, G_GREEN], [0, 0, 0])
+    assert episode_labels(ep, "framework") == [(1, RED_ON_GREEN), (2, G_RED)]
 
 
 def test_baseline_imitates_whole_rewarded_prefixes_only() -> None:
