@@ -6,6 +6,14 @@ while it is detected; a grasp sub-goal while it is detected, or once the on-top 
 after it (which consumes the grasp) is detected. So the agent moves to the next sub-goal as
 soon as the current one is detected, and falls back when, say, a placed cube was dropped
 beside its target (the grasp must be redone) or a tower fell.
+
+Setting down: when the plan falls back to grasping a cube while the robot is seen holding
+another (a tower it had built fell, or the detector lost sight of it, as the arm carried the
+next cube), no action can achieve the grasp: with a cube in hand the next action places it,
+and the policy, asked to grasp a cube it was never seen grasping from such a state, put the
+held cube on the one to grasp and looped until the horizon. The agent then sets the held cube
+down on the free spot of the table rectangle farthest from every cube (a fixed rule, not a
+learned skill: the captions have no "on the table"), and the plan resumes with empty hands.
 """
 from __future__ import annotations
 
@@ -14,6 +22,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from perception.captions import GRASP_RE, ON_TOP_RE
+from policy.layout import OBJECT_SLOTS, objects_slice
+
 EXPLORE_SCALE = 20.0
 """Successes of a goal after which its random-action probability has fallen to 1/sqrt(2)."""
 
@@ -55,10 +65,13 @@ class SubgoalAgent:
         self.success_counts: dict[str, int] = {}
         """Labelled successes per goal so far (set by the learner each round)."""
         self.index = 0
+        self.holding = False
+        """Whether the robot was seen grasping a cube after the last step."""
 
     def reset(self) -> None:
         """Start the plan again."""
         self.index = 0
+        self.holding = False
 
     @property
     def done(self) -> bool:
@@ -74,6 +87,12 @@ class SubgoalAgent:
         """Re-read the plan's progress from the captions detected after the last step."""
         self.index = next((i for i in range(len(self.plan)) if not self._achieved(i, detected)),
                           len(self.plan))
+        self.holding = any(GRASP_RE.match(c) for c in detected)
+
+    @property
+    def must_set_down(self) -> bool:
+        """The current sub-goal grasps a cube while another is held (see the module notes)."""
+        return self.holding and not self.done and bool(GRASP_RE.match(self.current))
 
     def _achieved(self, i: int, detected: set[str]) -> bool:
         goal = self.plan[i]
@@ -95,6 +114,8 @@ class SubgoalAgent:
         """The next (x, y) action for the current sub-goal (sampled when exploring)."""
         if explore and self.rng.random() < self.exploration(self.current):
             return self.rng.uniform(self.low, self.high).astype(np.float32)
+        if self.must_set_down:
+            return free_spot(state, self.low, self.high)
         goal = self.goal_embeddings[self.current]
         gen = None
         if explore:
@@ -103,3 +124,12 @@ class SubgoalAgent:
             gen = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
         action = self.policy.act(state[None], goal[None], greedy=not explore, generator=gen)
         return np.asarray(action, dtype=np.float32).reshape(2)
+
+
+def free_spot(state: np.ndarray, low: np.ndarray, high: np.ndarray, n: int = 9) -> np.ndarray:
+    """The point of an ``n`` x ``n`` grid over the (x, y) box farthest from every object."""
+    objects = np.asarray(state)[objects_slice(OBJECT_SLOTS)].reshape(OBJECT_SLOTS, 3)[:, :2]
+    gx, gy = np.meshgrid(np.linspace(low[0], high[0], n), np.linspace(low[1], high[1], n))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    clearance = np.linalg.norm(grid[:, None, :] - objects[None], axis=2).min(axis=1)
+    return grid[int(np.argmax(clearance))].astype(np.float32)
