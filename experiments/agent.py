@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from perception.captions import GRASP_RE, ON_TOP_RE
-from policy.layout import OBJECT_SLOTS, objects_slice
+from policy.layout import OBJECT_SLOTS, POS_DIM, objects_slice
 
 EXPLORE_SCALE = 20.0
 """Successes of a goal after which its random-action probability has fallen to 1/sqrt(2)."""
@@ -128,7 +128,7 @@ class SubgoalAgent:
 
 def free_spot(state: np.ndarray, low: np.ndarray, high: np.ndarray, n: int = 9) -> np.ndarray:
     """The point of an ``n`` x ``n`` grid over the (x, y) box farthest from every object."""
-    objects = np.asarray(state)[objects_slice(OBJECT_SLOTS)].reshape(OBJECT_SLOTS, 3)[:, :2]
+    objects = np.asarray(state)[objects_slice(OBJECT_SLOTS)].reshape(-1, POS_DIM)[:, :2]
     gx, gy = np.meshgrid(np.linspace(low[0], high[0], n), np.linspace(low[1], high[1], n))
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
     clearance = np.linalg.norm(grid[:, None, :] - objects[None], axis=2).min(axis=1)
