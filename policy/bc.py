@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from policy.layout import POS_DIM
 from policy.model import TransformerPolicy
 
 STATE_KEY = "state"
@@ -43,6 +44,10 @@ class BCConfig:
     """Max global gradient norm; 0 disables clipping."""
     min_lr_ratio: float = 0.1
     """Final learning rate as a fraction of ``lr``."""
+    translate: float = 0.0
+    """Translation augmentation (metres): each sample's scene (every object's and the end
+    effector's x, y) and its action are shifted together by one offset drawn uniformly from
+    ``[-translate, translate]^2``. 0 disables it."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,8 @@ def train_bc(
                 group["lr"] = _cosine_lr(cfg, step)
             idx = torch.randint(n, (cfg.batch_size,), generator=sampler).to(policy.device)
             batch = {key: value[idx] for key, value in data.items()}
+            if cfg.translate > 0:
+                batch = translated(batch, cfg.translate, policy.config.n_objects, sampler)
             loss = bc_loss(policy, batch)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -176,6 +183,17 @@ def train_bc(
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
     policy.eval()
     return losses
+
+
+def translated(batch: Mapping[str, Tensor], extent: float, n_objects: int,
+               generator: torch.Generator) -> dict[str, Tensor]:
+    """``batch`` with each sample's scene xy and action shifted by one random offset."""
+    shift = (torch.rand(batch[ACTION_KEY].shape, generator=generator) * 2 - 1) * extent  # (B, 2)
+    shift = shift.to(batch[ACTION_KEY])
+    states = batch[STATE_KEY].clone()
+    for i in range(n_objects + 1):  # the objects, then the end effector
+        states[:, POS_DIM * i : POS_DIM * i + 2] += shift
+    return {**batch, STATE_KEY: states, ACTION_KEY: batch[ACTION_KEY] + shift}
 
 
 def _cosine_lr(cfg: BCConfig, step: int) -> float:

@@ -9,7 +9,7 @@ import torch
 
 from policy.bc import (
     ACTION_KEY, GOAL_KEY, STATE_KEY, WEIGHT_KEY, BCConfig, BCDataset, BCStep, action_error,
-    bc_loss, labelled_steps, train_bc,
+    bc_loss, labelled_steps, train_bc, translated,
 )
 from policy.layout import STATE_DIM, ee_slice, gripper_index, object_slice
 from policy.model import PolicyConfig, make_policy
@@ -78,6 +78,41 @@ def test_bc_generalises_act_at_the_goal_object_to_held_out_states() -> None:
           f"{np.mean(errors < GRASP_TOLERANCE):.1%} within 15 mm, max {errors.max() * 1e3:.1f} mm")
     assert np.median(errors) < 0.005
     assert np.mean(errors < GRASP_TOLERANCE) >= 0.95
+
+
+def test_translation_augmentation_shifts_scene_and_action_together() -> None:
+    data = object_goal_data(64, seed=0)
+    batch = {k: v for k, v in data.tensors().items()}
+    out = translated(batch, 0.05, n_objects=3, generator=torch.Generator().manual_seed(0))
+    shift = out[ACTION_KEY] - batch[ACTION_KEY]  # (B, 2)
+    assert shift.abs().max() <= 0.05 and shift.std() > 0.01  # one random offset per sample
+    for i in range(3):
+        xy = object_slice(i).start
+        torch.testing.assert_close(out[STATE_KEY][:, xy : xy + 2] - batch[STATE_KEY][:, xy : xy + 2], shift)
+    ee = ee_slice().start
+    torch.testing.assert_close(out[STATE_KEY][:, ee : ee + 2] - batch[STATE_KEY][:, ee : ee + 2], shift)
+    untouched = [object_slice(i).start + 2 for i in range(3)] + [ee + 2, gripper_index()]
+    torch.testing.assert_close(out[STATE_KEY][:, untouched], batch[STATE_KEY][:, untouched])
+    torch.testing.assert_close(out[GOAL_KEY], batch[GOAL_KEY])
+
+
+def test_translation_augmentation_averages_out_scattered_demonstrations() -> None:
+    """Self-imitation demonstrations scatter around the right point (every sampled action that
+    still succeeded): ~12 mm std in Collect & Infer. Without augmentation the policy learns
+    the scatter of its training states; shifting scene and action together teaches that only
+    the offset from the object matters, so the greedy action lands near the object itself."""
+    train, held_out = object_goal_data(300, seed=0), object_goal_data(200, seed=1)
+    noise = np.random.default_rng(2).normal(0.0, 0.012, train.actions.shape).astype(np.float32)
+    noisy = BCDataset(train.states, train.goal_embs, train.actions + noise)
+    medians = {}
+    for extent in (0.0, 0.08):
+        policy = make_policy(tiny_config(), seed=0)
+        train_bc(policy, noisy, BCConfig(steps=600, batch_size=64, lr=2e-3, seed=0,
+                                         translate=extent))
+        medians[extent] = float(np.median(action_error(policy, held_out)))
+    print("held-out median error (mm) by translation extent:",
+          {k: round(v * 1e3, 1) for k, v in medians.items()})
+    assert medians[0.08] < 0.7 * medians[0.0]
 
 
 def test_bc_fits_multimodal_data_with_one_component_per_mode() -> None:
