@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from policy.layout import POS_DIM
+from policy.layout import ee_slice, object_slice
 from policy.model import TransformerPolicy
 
 STATE_KEY = "state"
@@ -191,8 +191,8 @@ def translated(batch: Mapping[str, Tensor], extent: float, n_objects: int,
     shift = (torch.rand(batch[ACTION_KEY].shape, generator=generator) * 2 - 1) * extent  # (B, 2)
     shift = shift.to(batch[ACTION_KEY])
     states = batch[STATE_KEY].clone()
-    for i in range(n_objects + 1):  # the objects, then the end effector
-        states[:, POS_DIM * i : POS_DIM * i + 2] += shift
+    for part in [object_slice(i) for i in range(n_objects)] + [ee_slice(n_objects)]:
+        states[:, part.start : part.start + 2] += shift  # x, y of that position
     return {**batch, STATE_KEY: states, ACTION_KEY: batch[ACTION_KEY] + shift}
 
 

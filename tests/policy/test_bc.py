@@ -82,7 +82,7 @@ def test_bc_generalises_act_at_the_goal_object_to_held_out_states() -> None:
 
 def test_translation_augmentation_shifts_scene_and_action_together() -> None:
     data = object_goal_data(64, seed=0)
-    batch = {k: v for k, v in data.tensors().items()}
+    batch = data.tensors()
     out = translated(batch, 0.05, n_objects=3, generator=torch.Generator().manual_seed(0))
     shift = out[ACTION_KEY] - batch[ACTION_KEY]  # (B, 2)
     assert shift.abs().max() <= 0.05 and shift.std() > 0.01  # one random offset per sample
