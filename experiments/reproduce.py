@@ -31,10 +31,15 @@ class ExplorationTask:
     baseline_budget: int
     """Env steps the env-reward baseline may spend."""
     eval_every: int
+    baseline_eval_every: int | None = None
+    """The baseline's eval interval (default ``eval_every``)."""
 
 
 EXPLORATION_TASKS: tuple[ExplorationTask, ...] = (
-    ExplorationTask("grasp the red object", "Grasp red", 3_000, 3_000, 250),
+    # The framework on Grasp is evaluated after every collection round (~130 env steps early
+    # on): on a coarser grid its steps to 50% would be overstated, which flatters the Triple
+    # Stack / Grasp ratio. The baseline, which runs its whole budget, keeps a coarser grid.
+    ExplorationTask("grasp the red object", "Grasp red", 3_000, 3_000, 100, 250),
     ExplorationTask("stack the red object on top of the blue object", "Stack red on blue",
                     20_000, 10_000, 1_000),
     ExplorationTask("stack all three objects", "Triple Stack", 50_000, 10_000, 2_000),
@@ -59,9 +64,12 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
     final = run.records("final")
     if not final:
         budget = task.budget if agent == "framework" else task.baseline_budget
+        every = task.eval_every
+        if agent != "framework" and task.baseline_eval_every:
+            every = task.baseline_eval_every
         cfg = TrainConfig(task=task.instruction, agent=agent, detector=detector, seed=seed,
                           max_env_steps=max(1, int(budget * budget_scale)),
-                          eval_every=max(1, int(task.eval_every * budget_scale)),
+                          eval_every=max(1, int(every * budget_scale)),
                           target_success=target_success, video=False,
                           detector_path=detector_path,
                           final_eval_episodes=final_eval_episodes, reuse_from=reuse_from)
@@ -112,7 +120,7 @@ def run_exploration(seeds: int, out: Path, detector: str = "clip", target_succes
         rows.append(row)
     first, last = rows[0]["framework"]["mean_steps_to_50"], rows[-1]["framework"]["mean_steps_to_50"]
     summary = {"tasks": rows, "detector": detector, "seeds": seeds,
-               "steps_ratio_last_to_first": (last / first) if first and last else None,
+               "steps_ratio_last_to_first": (last / first) if first and last is not None else None,
                "sparseness_ratio_last_to_first": rows[-1]["sparseness"] / rows[0]["sparseness"]}
     plot_fig4(runs, tasks, out / "fig4.png")
     plot_fig5(rows, out / "fig5.png")
@@ -223,6 +231,6 @@ def table_markdown(summary: dict[str, Any]) -> str:
     ratio = summary["steps_ratio_last_to_first"]
     lines += ["", f"Detector: {summary['detector']}; {summary['seeds']} seeds. Steps to 50% of "
               f"{summary['tasks'][-1]['label']} over {summary['tasks'][0]['label']}: "
-              + (f"{ratio:.1f}x" if ratio else "n/a (not every seed reached 50%)")
+              + (f"{ratio:.1f}x" if ratio is not None else "n/a (not every seed reached 50%)")
               + f"; their sparseness ratio: {summary['sparseness_ratio_last_to_first']:.3g}x.", ""]
     return "\n".join(lines)
