@@ -34,6 +34,12 @@ class ExplorationTask:
     baseline_eval_every: int | None = None
     """The baseline's eval interval (default ``eval_every``)."""
 
+    def schedule(self, agent: str) -> tuple[int, int]:
+        """(env-step budget, eval interval) of ``agent``'s runs."""
+        if agent == "framework":
+            return self.budget, self.eval_every
+        return self.baseline_budget, self.baseline_eval_every or self.eval_every
+
 
 EXPLORATION_TASKS: tuple[ExplorationTask, ...] = (
     # The framework on Grasp is evaluated after every collection round (~130 env steps early
@@ -66,10 +72,7 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
     run = RunDir(root / "runs" / f"{task_slug(task.instruction)}__{variant or agent}__{seed}")
     final = run.records("final")
     if not final:
-        budget = task.budget if agent == "framework" else task.baseline_budget
-        every = task.eval_every
-        if agent != "framework" and task.baseline_eval_every:
-            every = task.baseline_eval_every
+        budget, every = task.schedule(agent)
         cfg = TrainConfig(task=task.instruction, agent=agent, detector=detector, seed=seed,
                           max_env_steps=max(1, int(budget * budget_scale)),
                           eval_every=max(1, int(every * budget_scale)),
