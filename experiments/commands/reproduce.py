@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run_options(e, "exploration", "seeds per task and agent", "the framework's detector")
     e.add_argument("--tasks", default="grasp,stack,triple",
                    help="comma-separated subset of grasp, stack, triple (default all three)")
+    e.add_argument("--baseline-seeds", type=positive_int, default=None,
+                   help="seeds of the env-reward baseline, which spends its whole budget "
+                        "(~15 min per 10k env steps here); default --seeds")
     e.add_argument("--target-success", type=float, default=0.95,
                    help="a run stops early once its curve (and a confirmation) reaches this")
     e.add_argument("--sparsity-samples", type=positive_int, default=200,
@@ -76,7 +79,8 @@ def run_exploration_cmd(args: argparse.Namespace) -> int:
     summary = run_exploration(args.seeds, args.out, args.detector, args.target_success,
                               args.budget_scale, args.sparsity_samples, tasks,
                               progress=not args.json, say=say,
-                              detector_path=str(args.detector_path) if args.detector_path else None)
+                              detector_path=str(args.detector_path) if args.detector_path else None,
+                              baseline_seeds=args.baseline_seeds)
     human = (args.out / "exploration.md").read_text() + f"\nfigures: {args.out}/fig4.png, {args.out}/fig5.png"
     emit(summary, args.json, human)
     return 0

@@ -37,3 +37,7 @@ def test_tiny_exploration_run_writes_figures_and_is_reused(tmp_path, tiny_detect
     before = [m.read_text() for m in metrics]
     assert run_exploration(**kwargs)["tasks"] == summary["tasks"]  # read back, not re-run
     assert [m.read_text() for m in metrics] == before
+    more = run_exploration(**{**kwargs, "seeds": 2, "baseline_seeds": 1})["tasks"][0]
+    assert more["framework"]["seeds"] == 2 and more["baseline"]["seeds"] == 1
+    assert not list(tmp_path.glob("runs/*__baseline__1"))  # the baseline's seed 1 never ran
+    assert "2 seeds (1 of the baseline)" in (tmp_path / "exploration.md").read_text()
