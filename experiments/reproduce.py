@@ -239,7 +239,7 @@ def table_markdown(summary: dict[str, Any]) -> str:
                      f"{', '.join(f'{x:.2f}' for x in bl['final_success'])} |")
     ratio = summary["steps_ratio_last_to_first"]
     seeds = f"{summary['seeds']} seeds"
-    if summary.get("baseline_seeds", summary["seeds"]) != summary["seeds"]:
+    if summary["baseline_seeds"] != summary["seeds"]:
         seeds += f" ({summary['baseline_seeds']} of the baseline)"
     lines += ["", f"Detector: {summary['detector']}; {seeds}. Steps to 50% of "
               f"{summary['tasks'][-1]['label']} over {summary['tasks'][0]['label']}: "

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated subset of grasp, stack, triple (default all three)")
     e.add_argument("--baseline-seeds", type=positive_int, default=None,
                    help="seeds of the env-reward baseline, which spends its whole budget "
-                        "(~15 min per 10k env steps here); default --seeds")
+                        "(~17 min per 10k env steps here); default --seeds")
     e.add_argument("--target-success", type=float, default=0.95,
                    help="a run stops early once its curve (and a confirmation) reaches this")
     e.add_argument("--sparsity-samples", type=positive_int, default=200,
