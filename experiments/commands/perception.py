@@ -17,10 +17,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 def register(subparsers: Any) -> None:
     """Add ``perception`` with its ``train`` and ``eval`` sub-commands."""
+    from dataclasses import fields
+
     from perception.factory import EMBEDDED_MODEL
     from perception.loader import BuildConfig
 
-    build = BuildConfig()
+    # the field defaults, without building a BuildConfig (its TrainConfig imports torch,
+    # which would cost every `langstack ...` call ~3 s)
+    build = {f.name: f.default for f in fields(BuildConfig)}
     p = subparsers.add_parser("perception", help="CLIP sub-goal detector: train and evaluate",
                               description=__doc__)
     sub = p.add_subparsers(dest="perception_command", metavar="SUBCOMMAND",
@@ -35,9 +39,9 @@ def register(subparsers: Any) -> None:
                    help="open_clip tag (looked up in the local cache) or checkpoint file of "
                         "pretrained CLIP weights to fine-tune; default: train from scratch")
     t.add_argument("--train-pairs", type=positive_int, default=None,
-                   help=f"training pairs (frames with caption sets); default {build.train_pairs}")
+                   help=f"training pairs (frames with caption sets); default {build['train_pairs']}")
     t.add_argument("--val-pairs", type=positive_int, default=None,
-                   help=f"validation pairs for calibrating gamma; default {build.val_pairs}")
+                   help=f"validation pairs for calibrating gamma; default {build['val_pairs']}")
     t.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
     t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     t.add_argument("--recipe", choices=("default", "plain"), default="default",

@@ -35,3 +35,15 @@ def test_sparsity_measures_and_estimates_grasp() -> None:
     result = last_json(proc)
     assert result["direct_steps"] == 20 and set(result["stages"]) >= {"pick", "place"}
     assert result["estimated_steps_per_success"] > 1  # a random policy needs more than one step
+
+
+def test_building_the_cli_does_not_import_torch() -> None:
+    """`langstack --help` and argument errors answer without loading torch (~3 s)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from experiments.cli import build_parser; build_parser(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'pybullet', "
+            "'open_clip', 'transformers', 'ray'}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]", f"heavy packages imported: {proc.stdout.strip()}"
