@@ -18,7 +18,7 @@ colours per episode (``VisualConfig.arm_colored(seed)``), for a detector that mu
 of other robots (``langstack imitate``): it learns that the arm's colour is not a cube's.
 
 On disk, a split is a directory with ``frames.npz`` (``frames`` (N, 2, H, W, 3) uint8,
-``labels`` (N, 9) bool, ``states`` (N, 13) float32, NaN for mid-motion frames) and ``manifest.json`` (generator config, caption order, counts and
+``labels`` (N, 9) bool, ``states`` (N, 13) float32) and ``manifest.json`` (generator config, caption order, counts and
 one record per frame: episode seed, step, kind, captions).
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 
 from perception.captions import CAPTIONS, caption_to_predicate, captions_from_predicates
 
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 SPLITS: tuple[str, ...] = ("train", "val", "test", "shifted", "arm-colors", "arm-colors-val")
 SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "val": 10_000_000, "test": 20_000_000,
                                    "shifted": 30_000_000, "arm-colors": 50_000_000,
@@ -64,6 +64,13 @@ class GenConfig:
     """Every ``motion_every``-th episode also keeps one mid-motion frame per step (0: never).
     Rendering mid-primitive frames is what makes generation slow, so it is not done in the
     other episodes."""
+    motion_states: bool = True
+    """Keep the simulator state of mid-motion frames (the grasp point and finger opening
+    while a cube is carried) as their auxiliary training target; False leaves them NaN."""
+    plain_arm_every: int = 0
+    """arm-colors splits only: in every block of ``2 * plain_arm_every`` episodes, the first
+    two keep the Panda as rendered (one with mid-motion frames, one without), so the frames
+    the agent itself sees are in the training distribution (0: every episode painted)."""
     random_action_prob: float = 0.15
     """Probability of a uniform random table position instead of the purposeful actor."""
     image_size: int = 128
@@ -73,12 +80,17 @@ class GenConfig:
             raise ValueError(f"unknown split {self.split!r}; splits are: {', '.join(SPLITS)}")
         if self.n_frames < 1:
             raise ValueError(f"n_frames must be >= 1, got {self.n_frames}")
-        if self.motion_every < 0 or self.steps_per_episode < 1:
-            raise ValueError("motion_every must be >= 0 and steps_per_episode >= 1")
+        if self.motion_every < 0 or self.steps_per_episode < 1 or self.plain_arm_every < 0:
+            raise ValueError("motion_every and plain_arm_every must be >= 0 and "
+                             "steps_per_episode >= 1")
 
     def has_motion(self, episode: int) -> bool:
         """Does ``episode`` keep mid-motion frames?"""
         return self.motion_every > 0 and episode % self.motion_every == 0
+
+    def plain_arm(self, episode: int) -> bool:
+        """Does ``episode`` of an arm-colors split keep the Panda as rendered?"""
+        return self.plain_arm_every > 0 and (episode // 2) % self.plain_arm_every == 0
 
     def frames_in_episode(self, episode: int) -> int:
         return 1 + self.steps_per_episode * (2 if self.has_motion(episode) else 1)
@@ -106,8 +118,8 @@ class FrameSet:
     records: list[dict[str, Any]]
     config: dict[str, Any]
     states: np.ndarray | None = None
-    """(N, 13) float32 simulator state of each frame (NaN rows: mid-motion frames, whose
-    state the simulator does not report). Used only as an auxiliary training target."""
+    """(N, 13) float32 simulator state of each frame (NaN rows: mid-motion frames generated
+    with ``motion_states=False``). Used only as an auxiliary training target."""
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -142,8 +154,9 @@ def _episode(env: Any, cfg: GenConfig, episode: int) -> list[tuple[np.ndarray, d
             motion, motion_preds = info["motion_frames"], info["motion_predicates"]
             if len(motion) > 2:
                 i = _stable_motion_index(motion_preds, rng)
+                state = info["motion_states"][i] if cfg.motion_states else no_state
                 out.append((motion[i], motion_preds[i],
-                            {"seed": seed, "step": step, "kind": f"mid-{kind}"}, no_state))
+                            {"seed": seed, "step": step, "kind": f"mid-{kind}"}, state))
         out.append((obs["rgb"], info["predicates"], {"seed": seed, "step": step, "kind": kind},
                     obs["state"]))
     return out
@@ -181,7 +194,8 @@ def _worker(args: tuple[GenConfig, list[int]]) -> list[tuple[int, list]]:
                    "arm-colors-val": VisualConfig.arm_colored}
     for e in episodes:
         motion = cfg.has_motion(e)
-        if cfg.split in per_episode:  # every episode gets its own look
+        if cfg.split in per_episode and not (cfg.split.startswith("arm-colors")
+                                             and cfg.plain_arm(e)):  # its own look
             look = per_episode[cfg.split](cfg.episode_seed(e))
             visual = replace(look, image_size=cfg.image_size)
             env = _make_env(cfg, motion, visual)
@@ -233,7 +247,7 @@ def generate(out_dir: str | os.PathLike, cfg: GenConfig, workers: int = 2,
     frames = np.stack([it[0] for it in items])  # (N, n_cams, H, W, 3)
     labels = np.array([[bool(it[1][caption_to_predicate(c)]) for c in CAPTIONS]
                        for it in items], dtype=bool)  # (N, 9)
-    states = np.stack([it[3] for it in items]).astype(np.float32)  # (N, 13), NaN mid-motion
+    states = np.stack([it[3] for it in items]).astype(np.float32)  # (N, 13)
     records = [dict(rec, captions=captions_from_predicates(p)) for _, p, rec, _ in items]
     np.savez_compressed(out / FRAMES_FILE, frames=frames, labels=labels, states=states)
     manifest = {
@@ -258,15 +272,22 @@ def is_generated(path: str | os.PathLike, cfg: GenConfig) -> bool:
         m = json.loads((p / MANIFEST_FILE).read_text())
     except (OSError, ValueError):
         return False
+    # fields added after a split was written hold their defaults there
+    written = {**asdict(GenConfig()), **(m.get("config") or {})}
     return ((p / FRAMES_FILE).is_file() and m.get("generator_version") == GENERATOR_VERSION
-            and m.get("config") == asdict(cfg) and m.get("captions") == list(CAPTIONS))
+            and written == asdict(cfg) and m.get("captions") == list(CAPTIONS))
+
+
+def split_dir(root: str | os.PathLike, cfg: GenConfig) -> Path:
+    """Where :func:`ensure_split` keeps split ``cfg`` under ``root``."""
+    plain = f"-plain{cfg.plain_arm_every}" if cfg.plain_arm_every else ""
+    return Path(root) / f"{cfg.split}-{cfg.n_frames}-s{cfg.seed}{plain}-v{GENERATOR_VERSION}"
 
 
 def ensure_split(root: str | os.PathLike, cfg: GenConfig, workers: int = 2,
                  progress: bool = True) -> Path:
     """The directory of split ``cfg`` under ``root``, generating it if missing."""
-    name = f"{cfg.split}-{cfg.n_frames}-s{cfg.seed}-v{GENERATOR_VERSION}"
-    path = Path(root) / name
+    path = split_dir(root, cfg)
     if not is_generated(path, cfg):
         generate(path, cfg, workers=workers, progress=progress)
     return path

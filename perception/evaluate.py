@@ -98,16 +98,16 @@ def fig10_sweep(sizes: Sequence[int] = FIG10_SIZES, splits: dict[str, Any] | Non
     sets are seen for more epochs); validation, calibration and test frames are shared.
     ``reuse`` maps a size to an already trained detector of the same recipe.
     """
-    from perception.dataset import GenConfig, ensure_split, load_split
-    from perception.loader import BuildConfig, data_root, fresh_model
+    from perception.dataset import ensure_split, load_split
+    from perception.loader import BuildConfig, data_root, fresh_model, split_config
     from perception.train import train_detector
 
     cfg = build_cfg or BuildConfig()
     splits = splits or eval_splits(progress=progress)
     big = max(max(sizes), cfg.train_pairs)
-    train = load_split(ensure_split(data_root(), GenConfig(cfg.train_split, big, cfg.data_seed),
+    train = load_split(ensure_split(data_root(), split_config(cfg, "train", big),
                                     workers=cfg.workers, progress=progress))
-    val = load_split(ensure_split(data_root(), GenConfig(cfg.val_split, cfg.val_pairs, cfg.data_seed),
+    val = load_split(ensure_split(data_root(), split_config(cfg, "val"),
                                   workers=cfg.workers, progress=progress))
     base_steps = cfg.train.epochs * max(1, cfg.train_pairs // cfg.train.batch_size)
     rows = []

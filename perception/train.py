@@ -115,7 +115,7 @@ class _StateTargets:
               device: str) -> "_StateTargets | None":
         if not weight or states is None:
             return None
-        st = torch.from_numpy(states).float()  # (N, 13), NaN rows for mid-motion frames
+        st = torch.from_numpy(states).float()  # (N, 13); NaN rows carry no target
         valid = ~torch.isnan(st).any(dim=1)
         if not valid.any():
             return None

@@ -33,7 +33,8 @@ class EnvConfig:
     render: bool = True
     """Include camera images in observations (False: state only, much faster)."""
     motion_frames: int = 0
-    """Also render this many frames during each primitive (``info["motion_frames"]``)."""
+    """Also render this many frames during each primitive (``info["motion_frames"]``, with
+    their ``motion_predicates`` and ``motion_states``)."""
     visual: VisualConfig = field(default_factory=VisualConfig)
     workspace: Workspace = field(default_factory=Workspace)
     egl: bool = False
@@ -98,7 +99,8 @@ class StackingEnv(gym.Env):
         success = self.task.success(scene.predicates)
         info = self._info(scene, clipped=clipped, primitive=primitive)
         if self.config.motion_frames:
-            info["motion_frames"], info["motion_predicates"] = self._motion_frames()
+            (info["motion_frames"], info["motion_predicates"],
+             info["motion_states"]) = self._motion_frames()
         truncated = self._steps >= self.config.horizon and not success
         return self._obs(), float(success), success, truncated, info
 
@@ -148,16 +150,19 @@ class StackingEnv(gym.Env):
         robot = self.world.robot
         robot.hook_every = 24
         robot.on_substep = lambda: self._motion.append(
-            (self.world.render(), self.world.scene().predicates))
+            (self.world.render(), self.world.scene().predicates, self.world.state_vector()))
 
-    def _motion_frames(self) -> tuple[np.ndarray, list[dict[str, bool]]]:
+    def _motion_frames(self) -> tuple[np.ndarray, list[dict[str, bool]], np.ndarray]:
+        """Mid-primitive renders, their predicates and their (13,) state vectors."""
         k = self.config.motion_frames
         if not self._motion:
             size, n = self.config.visual.image_size, len(self.config.visual.cameras)
-            return np.zeros((0, n, size, size, 3), np.uint8), []
+            return (np.zeros((0, n, size, size, 3), np.uint8), [],
+                    np.zeros((0, STATE_DIM), np.float32))
         idx = np.linspace(0, len(self._motion) - 1, min(k, len(self._motion))).round().astype(int)
         frames = np.stack([self._motion[i][0] for i in idx])  # (k, n_cams, H, W, 3)
-        return frames, [self._motion[i][1] for i in idx]
+        states = np.stack([self._motion[i][2] for i in idx])  # (k, 13)
+        return frames, [self._motion[i][1] for i in idx], states
 
 
 def make_env(task: Task | str | None = None, config: EnvConfig | None = None,

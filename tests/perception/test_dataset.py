@@ -73,3 +73,36 @@ def test_bad_configs_are_rejected(tmp_path):
         GenConfig(n_frames=0)
     with pytest.raises(FileNotFoundError, match="no generated split"):
         load_split(tmp_path)
+
+
+def test_mid_motion_frames_carry_their_simulator_state(small_split):
+    _, _, fs = small_split
+    mid = [i for i, r in enumerate(fs.records) if r["kind"].startswith("mid-")]
+    assert mid and np.isfinite(fs.states).all()  # every frame, mid-motion included
+    assert (fs.states[:, 12] > 0).all() and (fs.states[:, 12] <= 0.081).all()  # finger opening
+
+
+def test_arm_colors_split_keeps_the_plain_panda_in_every_other_pair(tmp_path):
+    cfg = GenConfig(split="arm-colors", **{**SMALL, "n_frames": 18}, plain_arm_every=2)
+    assert [cfg.plain_arm(e) for e in range(6)] == [True, True, False, False, True, True]
+    mixed = load_split(generate(tmp_path / "mixed", cfg, workers=1, progress=False))
+    painted = load_split(generate(tmp_path / "painted", GenConfig(
+        split="arm-colors", **{**SMALL, "n_frames": 18}), workers=1, progress=False))
+    ep = np.array([r["seed"] - cfg.episode_seed(0) for r in mixed.records])
+    assert set(ep) == {0, 1, 2}
+    np.testing.assert_array_equal(mixed.labels, painted.labels)  # same episodes, other paint
+    differs = [np.abs(mixed.frames[ep == e].astype(int) - painted.frames[ep == e]).mean() > 1
+               for e in range(3)]
+    assert differs == [True, True, False]  # episodes 0, 1 plain; episode 2 painted in both
+
+
+def test_a_split_written_before_a_config_field_existed_is_still_found(small_split, tmp_path):
+    cfg, path, _ = small_split
+    manifest = json.loads((path / MANIFEST_FILE).read_text())
+    del manifest["config"]["plain_arm_every"]  # as an older generator wrote it
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / MANIFEST_FILE).write_text(json.dumps(manifest))
+    (old / FRAMES_FILE).write_bytes((path / FRAMES_FILE).read_bytes())
+    assert is_generated(old, cfg)
+    assert not is_generated(old, GenConfig(split="train", **SMALL, plain_arm_every=1))

@@ -122,3 +122,17 @@ def test_horizon_truncates_and_success_terminates() -> None:
     _, r, term, trunc, info = env.step(expert_action(env))
     assert r == 1.0 and term and info["is_success"] and info["held"] == "red"
     env.close()
+
+
+def test_mid_primitive_renders_come_with_predicates_and_states() -> None:
+    env = sim.make_env("grasp the red object", sim.EnvConfig(motion_frames=6))
+    env.reset(seed=3)
+    _, _, _, _, info = env.step(expert_action(env))  # a pick of the red cube
+    frames, preds, states = (info["motion_frames"], info["motion_predicates"],
+                             info["motion_states"])
+    assert frames.shape[0] == len(preds) == states.shape[0] >= 2
+    assert states.shape[1:] == (13,) and np.isfinite(states).all()
+    opening = states[:, 12]
+    assert opening[0] > 0.07 and opening[-1] < 0.05  # open on the way down, closed on the cube
+    assert not preds[0]["grasping(red)"] and preds[-1]["grasping(red)"]
+    env.close()
