@@ -90,7 +90,8 @@ class GenConfig:
 
     def plain_arm(self, episode: int) -> bool:
         """Does ``episode`` of an arm-colors split keep the Panda as rendered?"""
-        return self.plain_arm_every > 0 and (episode // 2) % self.plain_arm_every == 0
+        return (self.split.startswith("arm-colors") and self.plain_arm_every > 0
+                and (episode // 2) % self.plain_arm_every == 0)
 
     def frames_in_episode(self, episode: int) -> int:
         return 1 + self.steps_per_episode * (2 if self.has_motion(episode) else 1)
@@ -194,8 +195,7 @@ def _worker(args: tuple[GenConfig, list[int]]) -> list[tuple[int, list]]:
                    "arm-colors-val": VisualConfig.arm_colored}
     for e in episodes:
         motion = cfg.has_motion(e)
-        if cfg.split in per_episode and not (cfg.split.startswith("arm-colors")
-                                             and cfg.plain_arm(e)):  # its own look
+        if cfg.split in per_episode and not cfg.plain_arm(e):  # its own look
             look = per_episode[cfg.split](cfg.episode_seed(e))
             visual = replace(look, image_size=cfg.image_size)
             env = _make_env(cfg, motion, visual)
