@@ -116,9 +116,11 @@ def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
     from perception.dataset import ensure_split, load_split
     from perception.train import train_detector
 
+    from perception.cpustat import read_ticks, steal_fraction
+
     cfg = cfg or BuildConfig()
     say = say or _stderr
-    t0 = time.perf_counter()
+    t0, ticks0 = time.perf_counter(), read_ticks()
     model, spec = fresh_model(cfg, device=device)  # first: bad names fail before any work
     source = "from scratch" if spec.source == "scratch" else f"from {spec.source}"
     say(f"detector: training {spec.name} {source} on {cfg.train_pairs} in-domain pairs -> {out_dir}")
@@ -128,12 +130,15 @@ def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
     gen_seconds = time.perf_counter() - t0
     det = train_detector(model, spec, splits["train"], splits["val"], cfg.train,
                          progress=progress, device=device)
+    steal = steal_fraction(ticks0, read_ticks())
     build = {"build_version": BUILD_VERSION, "recipe": _recipe(cfg),
              "data_seconds": round(gen_seconds, 1),
-             "total_seconds": round(time.perf_counter() - t0, 1)}
+             "total_seconds": round(time.perf_counter() - t0, 1),
+             "cpu_steal": None if steal is None else round(steal, 3)}
     det.save(out_dir, extra={"build": build})
+    stolen = "" if steal is None else f"; CPU steal {100 * steal:.0f}%"
     say(f"detector: built in {build['total_seconds']:.0f} s (frames {gen_seconds:.0f} s, "
-        f"training {det.meta['train']['seconds']:.0f} s); gamma = {det.gamma:.3f} "
+        f"training {det.meta['train']['seconds']:.0f} s{stolen}); gamma = {det.gamma:.3f} "
         f"(validation precision {det.meta['calibration']['precision']:.3f}, "
         f"recall {det.meta['calibration']['recall']:.3f})")
     return det
