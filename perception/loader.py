@@ -113,10 +113,9 @@ def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
                    progress: bool = True, say: Callable[[str], None] | None = None,
                    device: str = "cpu") -> Any:
     """Generate in-domain train/val frames, train, calibrate gamma and save to ``out_dir``."""
+    from perception.cpustat import read_ticks, steal_fraction
     from perception.dataset import ensure_split, load_split
     from perception.train import train_detector
-
-    from perception.cpustat import read_ticks, steal_fraction
 
     cfg = cfg or BuildConfig()
     say = say or _stderr
