@@ -44,9 +44,9 @@ def evaluate_run(run_dir: Path, task: str | None, episodes: int, seed: int,
     seeds = [seed * EVAL_SEED_STRIDE + i for i in range(episodes)]
     wins = [actor.evaluate([s], None)[0]
             for s in tqdm(seeds, desc=f"eval {cfg.task!r}", unit="episode", disable=not progress)]
-    actor.close()
     result = {"task": cfg.task, "episodes": episodes, "success_rate": float(np.mean(wins)),
               "plan": list(spec.plan), "planner": cfg.planner, "run_dir": str(run_dir)}
-    if video is not None:
-        result["video"] = str(record_video(spec, policy, video, seeds[:2]))
+    if video is not None:  # the actor's detector: loading it again costs seconds
+        result["video"] = str(record_video(spec, policy, video, seeds[:2], actor.detector))
+    actor.close()
     return result

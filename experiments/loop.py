@@ -355,8 +355,10 @@ def _weights(policy) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().numpy().copy() for k, v in policy.state_dict().items()}
 
 
-def record_video(spec: ActorSpec, policy, path: Path, seeds: list[int]) -> Path:
-    """Greedy episodes from both cameras, with mid-motion frames, to an mp4."""
+def record_video(spec: ActorSpec, policy, path: Path, seeds: list[int],
+                 detector: Any = None) -> Path:
+    """Greedy episodes from both cameras, with mid-motion frames, to an mp4.
+    ``detector``: one already loaded for ``spec`` (default: load it here)."""
     from experiments.agent import SubgoalAgent
     from experiments.detectors import make_detector
     from experiments.collect import run_episode
@@ -366,7 +368,8 @@ def record_video(spec: ActorSpec, policy, path: Path, seeds: list[int]) -> Path:
     env = make_env(spec.instruction, EnvConfig(horizon=spec.horizon, render=True, motion_frames=6))
     ws = env.config.workspace
     agent = SubgoalAgent(spec.plan, spec.goal_embeddings, policy, ws.low, ws.high, 0.0)
-    detector = make_detector(spec.detector, spec.detector_path)
+    if detector is None:
+        detector = make_detector(spec.detector, spec.detector_path)
     frames = []
     for s in seeds:
         rollout = run_episode(env, agent, detector, s, explore=False, record=True)
