@@ -148,9 +148,7 @@ def _train(args: argparse.Namespace) -> int:
               "seconds": round(time.perf_counter() - t0, 1),
               "train_seconds": det.meta["train"]["seconds"],
               "cpu_steal": det.meta["build"]["cpu_steal"]}
-    stolen = result["cpu_steal"]
-    steal = "" if stolen is None else f" (the hypervisor took {100 * stolen:.0f}% of the CPU)"
-    human = (f"trained {model} on {result['train_pairs']} pairs in {result['seconds']:.0f} s{steal}\n"
+    human = (f"trained {model} on {result['train_pairs']} pairs in {result['seconds']:.0f} s\n"
              f"gamma = {det.gamma:.3f} (validation precision {cal['precision']:.3f}, "
              f"recall {cal['recall']:.3f})\nsaved to {out}")
     emit(result, args.json, human)
