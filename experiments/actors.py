@@ -29,6 +29,8 @@ class ActorSpec:
     horizon: int
     explore_eps: float
     torch_threads: int = 1
+    set_down_exploring: bool = True
+    """See :class:`experiments.agent.SubgoalAgent`."""
     more_tasks: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """Further (instruction, plan) pairs of a multi-skill run: the episode with seed ``s``
     runs task ``s mod (1 + len(more_tasks))`` (0: ``instruction``/``plan``)."""
@@ -57,7 +59,7 @@ class Actor:
         self.policy = TransformerPolicy(PolicyConfig(**spec.policy_config)).eval()
         ws = self.env.config.workspace  # explore where the cubes spawn
         self.agent = SubgoalAgent(spec.plan, spec.goal_embeddings, self.policy, ws.low, ws.high,
-                                  spec.explore_eps)
+                                  spec.explore_eps, set_down_exploring=spec.set_down_exploring)
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
         """Load the learner's latest policy weights."""

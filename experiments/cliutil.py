@@ -20,6 +20,19 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+EXPLORE_HELD = ("set-down", "policy")
+
+
+def add_explore_held(parser: argparse.ArgumentParser, default: str) -> None:
+    """--explore-held: what exploring does with a cube held against the plan
+    (``TrainConfig.set_down_exploring``)."""
+    parser.add_argument(
+        "--explore-held", choices=EXPLORE_HELD, default=default,
+        help="while exploring, a cube held against the plan (a wrong grasp) is set down on a "
+             "free spot (set-down) or the policy acts with it in hand, as the paper's agent "
+             f"does (policy); greedy acting always sets it down (default {default})")
+
+
 def emit(result: dict[str, Any], as_json: bool, human: str | None = None) -> None:
     """Print ``human`` (or a key: value listing) and, with ``--json``, the JSON object last."""
     if human is not None:

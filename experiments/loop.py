@@ -79,6 +79,10 @@ class TrainConfig:
     lr: float = 1e-3
     explore_eps: float = 0.1
     """Floor of the per-goal, count-based probability of a uniform random action."""
+    set_down_exploring: bool = True
+    """While exploring, set a cube held against the plan down on a free spot (False: the
+    policy acts with it in hand, as the paper's agent; greedy acting always sets it down).
+    ``langstack reproduce reuse`` collects with False: see ``experiments.agent``."""
     eval_every: int = 2_000
     """Env steps between curve evaluations."""
     eval_episodes: int = 20
@@ -152,7 +156,8 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
 
     spec = ActorSpec(cfg.task, tuple(plan), goal_embeddings, policy_config,
                      "none" if cfg.agent == "baseline" else cfg.detector, detector_path,
-                     cfg.horizon, cfg.explore_eps, more_tasks=_more_tasks(cfg))
+                     cfg.horizon, cfg.explore_eps, more_tasks=_more_tasks(cfg),
+                     set_down_exploring=cfg.set_down_exploring)
     actors = ActorPool(spec, cfg.actors)
     eval_seeds = fresh_seeds(cfg.seed, CURVE_SEEDS, cfg.eval_episodes)
     confirm_seeds = fresh_seeds(cfg.seed, CONFIRM_SEEDS, cfg.confirm_episodes)

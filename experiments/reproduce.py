@@ -60,7 +60,7 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
             target_success: float, budget_scale: float, progress: bool,
             say: Callable[[str], None], detector_path: str | None = None,
             final_eval_episodes: int = 100, reuse_from: tuple[str, ...] = (),
-            variant: str | None = None) -> dict[str, Any]:
+            variant: str | None = None, set_down_exploring: bool = True) -> dict[str, Any]:
     """One run (or its stored result): curve, final eval and steps to 50%.
 
     ``reuse_from``: earlier runs whose episodes are imported (lifelong data reuse);
@@ -70,6 +70,12 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
     from experiments.rundir import RunDir, task_slug
 
     run = RunDir(root / "runs" / f"{task_slug(task.instruction)}__{variant or agent}__{seed}")
+    if run.config_path.exists():  # a stored run is reused only if it explored the same way
+        stored = run.read_config()["train"].get("set_down_exploring", True)
+        if stored != set_down_exploring:
+            held = {True: "set-down", False: "policy"}
+            raise ValueError(f"{run.root} explored with --explore-held {held[stored]}, not "
+                             f"{held[set_down_exploring]}: choose another --out")
     final = run.records("final")
     if not final:
         budget, every = task.schedule(agent)
@@ -78,7 +84,8 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
                           eval_every=max(1, int(every * budget_scale)),
                           target_success=target_success, video=False,
                           detector_path=detector_path,
-                          final_eval_episodes=final_eval_episodes, reuse_from=reuse_from)
+                          final_eval_episodes=final_eval_episodes, reuse_from=reuse_from,
+                          set_down_exploring=set_down_exploring)
         resume = run.config_path.exists()
         if not resume:
             run.create()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from experiments.cliutil import UsageError, add_json_flag, emit, say
+from experiments.cliutil import UsageError, add_explore_held, add_json_flag, emit, say
 from experiments.commands.reproduce import add_run_options
 
 
@@ -18,10 +18,12 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
                     "read off each run's learning curve (an eval every 250 env steps; budget "
                     "10k env steps per run, early stop at 0.95). Runs go to "
                     "OUT/runs/<task>__{reuse,scratch}__<seed>/; finished runs are reused and "
-                    "interrupted ones resumed. Writes OUT/reuse.md, OUT/fig7.png and "
+                    "interrupted ones resumed. Every run explores as the paper's agent: the policy acts "
+                    "even with a wrong cube in hand (--explore-held). Writes OUT/reuse.md, OUT/fig7.png and "
                     "OUT/reuse.json. JSON last line: {\"tasks\": [{\"task\", "
                     "\"steps_to_50_with_reuse\", \"steps_to_50_scratch\", ...}], ...}.")
     add_run_options(e, "reuse", "seeds", "the detector that collects and re-scores")
+    add_explore_held(e, "policy")
     add_json_flag(e)
     e.set_defaults(func=run_reuse_cmd)
 
@@ -31,9 +33,13 @@ def run_reuse_cmd(args: argparse.Namespace) -> int:
 
     if not 0 < args.budget_scale <= 10:
         raise UsageError("--budget-scale must be in (0, 10]")
-    summary = run_reuse(args.seeds, args.out, args.detector, args.budget_scale,
-                        progress=not args.json, say=say,
-                        detector_path=str(args.detector_path) if args.detector_path else None)
+    try:
+        summary = run_reuse(args.seeds, args.out, args.detector, args.budget_scale,
+                            progress=not args.json, say=say,
+                            detector_path=str(args.detector_path) if args.detector_path else None,
+                            set_down_exploring=args.explore_held == "set-down")
+    except ValueError as exc:  # stored runs in --out made another way
+        raise UsageError(str(exc)) from None
     human = (args.out / "reuse.md").read_text() + f"\nfigure: {args.out}/fig7.png"
     emit(summary, args.json, human)
     return 0

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from experiments.cliutil import (
-    UsageError, add_json_flag, emit, non_negative_int, parse_task, positive_int, say,
+    UsageError, add_explore_held, add_json_flag, emit, non_negative_int, parse_task, positive_int, say,
 )
 
 
@@ -68,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "episodes are re-scored by this run's detector against this task's "
                         "sub-goals and the steps that reached one are imported (the policy "
                         "still starts from fresh weights)")
+    add_explore_held(p, "set-down")
     add_json_flag(p)
     p.set_defaults(func=run_train)
 
@@ -113,6 +114,7 @@ def run_train(args: argparse.Namespace) -> int:
                               target_success=_target(0.95 if args.target_success is None
                                                      else args.target_success),
                               reuse_from=tuple(str(p.resolve()) for p in args.reuse_from),
+                              set_down_exploring=args.explore_held == "set-down",
                               also=tuple(_check_task(t) for t in args.also))
         except ValueError as exc:  # the config's own checks (e.g. --also with the baseline)
             raise UsageError(str(exc)) from None

@@ -57,6 +57,33 @@ def test_agent_sets_the_held_cube_down_before_grasping_another() -> None:
     assert agent.current == G_GREEN and not agent.must_set_down
 
 
+def test_exploring_without_set_down_lets_the_policy_act_with_the_wrong_cube() -> None:
+    """--explore-held policy: collection keeps what the policy does with a wrong cube in hand
+    (data for other sub-goals); greedy acting still sets the cube down."""
+    import torch
+
+    from policy.model import PolicyConfig, TransformerPolicy
+
+    torch.manual_seed(0)
+    policy = TransformerPolicy(PolicyConfig(goal_dim=8, action_low=(-1.0, -1.0),
+                                            action_high=(2.0, 2.0), d_model=16, n_layers=1,
+                                            n_heads=2, dropout=0.0)).eval()
+    state = np.zeros(13, np.float32)
+    state[0:2], state[3:5], state[6:8] = (0.1, 0.1), (0.2, 0.9), (0.9, 0.2)
+    spot = free_spot(state, np.zeros(2), np.ones(2))
+    acted = {}
+    for set_down_exploring in (True, False):
+        agent = _agent()
+        agent.policy, agent.set_down_exploring = policy, set_down_exploring
+        agent.success_counts = {G_GREEN: 10**9}  # a known skill: exploit, no random action
+        agent.update({G_RED})  # red in hand while the plan wants green
+        assert agent.must_set_down
+        np.testing.assert_allclose(agent.act(state, explore=False), spot)
+        acted[set_down_exploring] = agent.act(state, explore=True)
+    np.testing.assert_allclose(acted[True], spot)
+    assert np.abs(acted[False] - spot).max() > 1e-3  # the policy's own (sampled) action
+
+
 def test_free_spot_is_the_grid_point_farthest_from_every_cube() -> None:
     state = np.zeros(13, np.float32)
     state[0:2], state[3:5], state[6:8] = (0.0, 0.0), (1.0, 0.0), (0.0, 1.0)

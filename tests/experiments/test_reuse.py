@@ -192,3 +192,17 @@ def test_fig7_sequence_reuses_the_earlier_tasks_of_the_seed_and_tabulates(tmp_pa
     assert "| Stack blue on green | 250, 250 | 250 |" in table and "> 4000, 250" in table
     plot_fig7(summary, tmp_path / "fig7.png")
     assert (tmp_path / "fig7.png").stat().st_size > 5000
+
+
+def test_a_stored_run_explored_another_way_is_not_mixed_into_fig7(tmp_path, capsys) -> None:
+    """Runs of an earlier Fig. 7 made with the set-down rule while exploring (config without
+    the field) are not silently reused by today's default (--explore-held policy)."""
+    from experiments.reproduce_reuse import REUSE_TASKS
+    from experiments.rundir import RunDir, task_slug
+
+    out = tmp_path / "fig7"
+    run = RunDir(out / "runs" / f"{task_slug(REUSE_TASKS[0].instruction)}__scratch__0").create()
+    run.write_config({"train": {"task": REUSE_TASKS[0].instruction}})
+    assert main(["reproduce", "reuse", "--seeds", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--explore-held set-down" in err[0] and "another --out" in err[0], err
