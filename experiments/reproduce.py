@@ -56,6 +56,11 @@ EXPLORATION_TASKS: tuple[ExplorationTask, ...] = (
 AGENTS: tuple[str, ...] = ("framework", "baseline")
 
 
+def explore_held(set_down_exploring: bool) -> str:
+    """The ``--explore-held`` choice of a ``TrainConfig.set_down_exploring`` value."""
+    return "set-down" if set_down_exploring else "policy"
+
+
 def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: str,
             target_success: float, budget_scale: float, progress: bool,
             say: Callable[[str], None], detector_path: str | None = None,
@@ -73,9 +78,9 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
     if run.config_path.exists():  # a stored run is reused only if it explored the same way
         stored = run.read_config()["train"].get("set_down_exploring", True)
         if stored != set_down_exploring:
-            held = {True: "set-down", False: "policy"}
-            raise ValueError(f"{run.root} explored with --explore-held {held[stored]}, not "
-                             f"{held[set_down_exploring]}: choose another --out")
+            raise ValueError(f"{run.root} explored with --explore-held "
+                             f"{explore_held(stored)}, not {explore_held(set_down_exploring)}: "
+                             "choose another --out")
     final = run.records("final")
     if not final:
         budget, every = task.schedule(agent)

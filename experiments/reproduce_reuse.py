@@ -21,7 +21,9 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from experiments.reproduce import ExplorationTask, fmt_steps, run_one, steps_summary
+from experiments.reproduce import (
+    ExplorationTask, explore_held, fmt_steps, run_one, steps_summary,
+)
 
 REUSE_TASKS: tuple[ExplorationTask, ...] = tuple(
     ExplorationTask(f"stack the {x} object on top of the {y} object",
@@ -88,7 +90,7 @@ def run_reuse(seeds: int, out: Path, detector: str = "clip", budget_scale: float
 
     per_seed = [run_sequence(s, out, tasks, run) for s in range(seeds)]
     summary = summarise(per_seed, tasks, detector)
-    summary["explore_held"] = "set-down" if set_down_exploring else "policy"
+    summary["explore_held"] = explore_held(set_down_exploring)
     plot_fig7(summary, out / "fig7.png")
     (out / "reuse.json").write_text(json.dumps({"summary": summary, "runs": per_seed}, indent=1))
     (out / "reuse.md").write_text(table_markdown(summary))

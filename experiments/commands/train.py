@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from experiments.cliutil import (
-    UsageError, add_explore_held, add_json_flag, emit, non_negative_int, parse_task, positive_int, say,
+    UsageError, add_explore_held, add_json_flag, emit, non_negative_int, parse_task,
+    positive_int, say,
 )
 
 
