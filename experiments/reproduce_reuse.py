@@ -58,8 +58,9 @@ def imported_steps(run_dir: str) -> int:
 
 
 def summarise(per_seed: list[list[dict[str, dict[str, Any]]]], tasks: tuple[ExplorationTask, ...],
-              detector: str) -> dict[str, Any]:
-    """The Fig. 7 table: steps to 50% with reuse and from scratch, per task (means over seeds)."""
+              detector: str, held: str = "policy") -> dict[str, Any]:
+    """The Fig. 7 table: steps to 50% with reuse and from scratch, per task (means over seeds);
+    ``held``: the runs' ``--explore-held`` choice."""
     rows = []
     for i, task in enumerate(tasks):
         entry: dict[str, Any] = {"task": task.instruction, "label": task.label}
@@ -71,7 +72,7 @@ def summarise(per_seed: list[list[dict[str, dict[str, Any]]]], tasks: tuple[Expl
         scratch = entry["steps_to_50_scratch"] = entry["scratch"]["mean_steps_to_50"]
         entry["ratio"] = reuse / scratch if reuse is not None and scratch else None
         rows.append(entry)
-    return {"tasks": rows, "detector": detector, "seeds": len(per_seed)}
+    return {"tasks": rows, "detector": detector, "seeds": len(per_seed), "explore_held": held}
 
 
 def run_reuse(seeds: int, out: Path, detector: str = "clip", budget_scale: float = 1.0,
@@ -89,8 +90,7 @@ def run_reuse(seeds: int, out: Path, detector: str = "clip", budget_scale: float
                        set_down_exploring)
 
     per_seed = [run_sequence(s, out, tasks, run) for s in range(seeds)]
-    summary = summarise(per_seed, tasks, detector)
-    summary["explore_held"] = explore_held(set_down_exploring)
+    summary = summarise(per_seed, tasks, detector, explore_held(set_down_exploring))
     plot_fig7(summary, out / "fig7.png")
     (out / "reuse.json").write_text(json.dumps({"summary": summary, "runs": per_seed}, indent=1))
     (out / "reuse.md").write_text(table_markdown(summary))
@@ -146,7 +146,7 @@ def table_markdown(summary: dict[str, Any]) -> str:
     lines += ["", f"Detector: {summary['detector']}; {summary['seeds']} seed(s). The first task "
               "has nothing earlier to reuse (one run serves both columns); each later task "
               "imports the re-scored episodes of the earlier ones into fresh policy weights. "
-              f"Exploring with a wrong cube in hand: {summary.get('explore_held', 'set-down')} "
+              f"Exploring with a wrong cube in hand: {summary['explore_held']} "
               "(--explore-held).", ""]
     return "\n".join(lines)
 
