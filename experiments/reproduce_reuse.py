@@ -11,9 +11,9 @@ on the learning curve.
 
 Every run collects with the paper's agent by default: exploring, the policy acts even with a
 wrong cube in hand (``set_down_exploring=False``, greedy acting unchanged). With the free-spot
-set-down rule while exploring, the earlier tasks' data held no placement of the third task's
-cube and reuse did not pay (docs/results.md). Writes ``reuse.md`` (table), ``fig7.png`` (grouped bars) and
-``reuse.json``.
+set-down rule while exploring, the earlier tasks' data held 0-1 placements of the third task's
+cube and reuse did not speed that task up (docs/results.md). Writes ``reuse.md`` (table),
+``fig7.png`` (grouped bars) and ``reuse.json``.
 """
 from __future__ import annotations
 

@@ -20,8 +20,9 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
                     "OUT/runs/<task>__{reuse,scratch}__<seed>/; finished runs are reused and "
                     "interrupted ones resumed. Every run explores as the paper's agent: the "
                     "policy acts even with a wrong cube in hand (--explore-held). Writes "
-                    "OUT/reuse.md, OUT/fig7.png and OUT/reuse.json. JSON last line: {\"tasks\": [{\"task\", "
-                    "\"steps_to_50_with_reuse\", \"steps_to_50_scratch\", ...}], ...}.")
+                    "OUT/reuse.md, OUT/fig7.png and OUT/reuse.json. JSON last line: "
+                    "{\"tasks\": [{\"task\", \"steps_to_50_with_reuse\", "
+                    "\"steps_to_50_scratch\", ...}], ...}.")
     add_run_options(e, "reuse", "seeds", "the detector that collects and re-scores")
     add_explore_held(e, "policy")
     add_json_flag(e)
