@@ -90,6 +90,10 @@ class TrainConfig:
     target_success: float | None = 0.95
     """Stop early once a curve evaluation reaches this success rate and a confirmation on
     ``confirm_episodes`` other fresh seeds agrees (None: always spend the budget)."""
+    min_env_steps: int = 0
+    """No early stop before this many env steps: the run keeps collecting after it reached
+    ``target_success`` (an earlier task of ``langstack reproduce reuse`` whose episodes a later
+    task imports; the learning curve and its steps to 50% are unchanged)."""
     confirm_episodes: int = 50
     """A 20-episode curve point is noisy (0.95 there was 0.73 on 100 episodes): before an
     early stop, the same weights are evaluated on this many other fresh seeds."""
@@ -190,7 +194,8 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
                          "eval_episodes": len(eval_seeds), "wall_s": wall()})
                 next_eval = env_steps + cfg.eval_every
                 bar.set_postfix(eval=f"{rate:.2f}", labels=len(data))
-                if cfg.target_success is not None and rate >= cfg.target_success:
+                if (cfg.target_success is not None and rate >= cfg.target_success
+                        and env_steps >= cfg.min_env_steps):
                     confirm = float(np.mean(actors.evaluate(confirm_seeds, weights)))
                     run.log({"kind": "confirm", "env_steps": env_steps, "success_rate": confirm,
                              "episodes": len(confirm_seeds), "wall_s": wall()})

@@ -12,8 +12,13 @@ on the learning curve.
 Every run collects with the paper's agent by default: exploring, the policy acts even with a
 wrong cube in hand (``set_down_exploring=False``, greedy acting unchanged). With the free-spot
 set-down rule while exploring, the earlier tasks' data held 0-1 placements of the third task's
-cube and reuse did not speed that task up (docs/results.md). Writes ``reuse.md`` (table),
-``fig7.png`` (grouped bars) and ``reuse.json``.
+cube and reuse did not speed that task up (docs/results.md).
+
+Each run stops early at the target success, so how much data an earlier task leaves in the
+buffer depends on how fast that seed learned it. ``earlier_steps`` (``--earlier-steps``) makes
+the runs that feed the buffer keep collecting to a fixed volume instead, as a lifelong agent
+that does not stop at a task's first success would; the measured steps to 50% are read off
+the same curves. Writes ``reuse.md`` (table), ``fig7.png`` (grouped bars) and ``reuse.json``.
 """
 from __future__ import annotations
 
@@ -37,13 +42,16 @@ VARIANTS: tuple[str, ...] = ("with_reuse", "scratch")
 def run_sequence(seed: int, out: Path, tasks: tuple[ExplorationTask, ...],
                  run: Callable[..., dict[str, Any]]) -> list[dict[str, dict[str, Any]]]:
     """One seed: per task ``{"with_reuse": result, "scratch": result}``; ``run`` is
-    :func:`run_one` with the shared settings bound (task, seed, root, reuse_from, variant)."""
+    :func:`run_one` with the shared settings bound (task, seed, root, reuse_from, variant,
+    feeds: whether later tasks import the run's episodes)."""
     buffer: list[str] = []  # the lifelong buffer: the run dirs of the earlier tasks
     results = []
-    for task in tasks:
-        scratch = run(task, seed, out, reuse_from=(), variant="scratch")
+    for i, task in enumerate(tasks):
+        feeds = i < len(tasks) - 1
+        scratch = run(task, seed, out, reuse_from=(), variant="scratch",
+                      feeds=feeds and not buffer)
         reuse = scratch if not buffer else run(task, seed, out, reuse_from=tuple(buffer),
-                                                variant="reuse")
+                                                variant="reuse", feeds=feeds)
         buffer.append(str(Path(reuse["run_dir"]).resolve()))
         results.append({"with_reuse": reuse, "scratch": scratch})
     return results
@@ -58,9 +66,11 @@ def imported_steps(run_dir: str) -> int:
 
 
 def summarise(per_seed: list[list[dict[str, dict[str, Any]]]], tasks: tuple[ExplorationTask, ...],
-              detector: str, held: str = "policy") -> dict[str, Any]:
+              detector: str, held: str = "policy", earlier_steps: int = 0,
+              first_seed: int = 0) -> dict[str, Any]:
     """The Fig. 7 table: steps to 50% with reuse and from scratch, per task (means over seeds);
-    ``held``: the runs' ``--explore-held`` choice."""
+    ``held``: the runs' ``--explore-held`` choice; ``earlier_steps``: the env steps the runs
+    feeding the lifelong buffer collected at least (``--earlier-steps``)."""
     rows = []
     for i, task in enumerate(tasks):
         entry: dict[str, Any] = {"task": task.instruction, "label": task.label}
@@ -72,25 +82,32 @@ def summarise(per_seed: list[list[dict[str, dict[str, Any]]]], tasks: tuple[Expl
         scratch = entry["steps_to_50_scratch"] = entry["scratch"]["mean_steps_to_50"]
         entry["ratio"] = reuse / scratch if reuse is not None and scratch else None
         rows.append(entry)
-    return {"tasks": rows, "detector": detector, "seeds": len(per_seed), "explore_held": held}
+    return {"tasks": rows, "detector": detector, "seeds": len(per_seed),
+            "first_seed": first_seed, "explore_held": held, "earlier_steps": earlier_steps}
 
 
 def run_reuse(seeds: int, out: Path, detector: str = "clip", budget_scale: float = 1.0,
               tasks: tuple[ExplorationTask, ...] = REUSE_TASKS, target_success: float = 0.95,
               progress: bool = True, say: Callable[[str], None] = print,
               detector_path: str | None = None, final_eval_episodes: int = 100,
-              set_down_exploring: bool = False) -> dict[str, Any]:
-    """Every run, then the table, the figure and the JSON under ``out``; returns the summary."""
+              set_down_exploring: bool = False, earlier_steps: int = 0,
+              first_seed: int = 0) -> dict[str, Any]:
+    """Every run of seeds ``first_seed`` .. ``first_seed + seeds - 1``, then the table, the
+    figure and the JSON under ``out``; returns the summary. ``earlier_steps``: the runs whose
+    episodes later tasks import keep collecting until at least that many env steps (capped
+    by the budget), also after the early-stop target."""
     out.mkdir(parents=True, exist_ok=True)
 
     def run(task: ExplorationTask, seed: int, root: Path, reuse_from: tuple[str, ...],
-            variant: str) -> dict[str, Any]:
+            variant: str, feeds: bool) -> dict[str, Any]:
+        keep = min(earlier_steps, int(task.budget * budget_scale)) if feeds else 0
         return run_one(task, "framework", seed, root, detector, target_success, budget_scale,
                        progress, say, detector_path, final_eval_episodes, reuse_from, variant,
-                       set_down_exploring)
+                       set_down_exploring, keep)
 
-    per_seed = [run_sequence(s, out, tasks, run) for s in range(seeds)]
-    summary = summarise(per_seed, tasks, detector, explore_held(set_down_exploring))
+    per_seed = [run_sequence(s, out, tasks, run) for s in range(first_seed, first_seed + seeds)]
+    summary = summarise(per_seed, tasks, detector, explore_held(set_down_exploring),
+                        earlier_steps, first_seed)
     plot_fig7(summary, out / "fig7.png")
     (out / "reuse.json").write_text(json.dumps({"summary": summary, "runs": per_seed}, indent=1))
     (out / "reuse.md").write_text(table_markdown(summary))
@@ -123,8 +140,10 @@ def plot_fig7(summary: dict[str, Any], path: Path) -> None:
                label="not every seed reached 50% (bar: budget)")
     ax.set_xticks(range(len(rows)), [r["label"] for r in rows])
     ax.set_ylabel("env steps to 50% success")
+    kept = (f", earlier tasks >= {summary['earlier_steps']} steps"
+            if summary.get("earlier_steps") else "")
     ax.set_title(f"Lifelong data reuse (cf. paper Fig. 7); {summary['seeds']} seed(s), "
-                 f"{summary['detector']} detector", fontsize=9)
+                 f"{summary['detector']} detector{kept}", fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -147,8 +166,16 @@ def table_markdown(summary: dict[str, Any]) -> str:
               "has nothing earlier to reuse (one run serves both columns); each later task "
               "imports the re-scored episodes of the earlier ones into fresh policy weights. "
               f"Exploring with a wrong cube in hand: {summary['explore_held']} "
-              "(--explore-held).", ""]
+              "(--explore-held). " + _kept_line(summary), ""]
     return "\n".join(lines)
+
+
+def _kept_line(summary: dict[str, Any]) -> str:
+    steps = summary.get("earlier_steps", 0)
+    if not steps:
+        return "Every run stopped at the early-stop target (--earlier-steps 0)."
+    return (f"The runs whose episodes later tasks import collected at least {steps} env steps "
+            "each, also after reaching the early-stop target (--earlier-steps).")
 
 
 def _fmt_ratio(ratio: float | None) -> str:

@@ -24,6 +24,15 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
                     "{\"tasks\": [{\"task\", \"steps_to_50_with_reuse\", "
                     "\"steps_to_50_scratch\", ...}], ...}.")
     add_run_options(e, "reuse", "seeds", "the detector that collects and re-scores")
+    e.add_argument("--first-seed", type=int, default=0, metavar="S",
+                   help="run seeds S .. S+K-1 (default 0), e.g. two processes on disjoint seeds "
+                        "into one --out, then --seeds for all of them to tabulate")
+    e.add_argument("--earlier-steps", type=int, default=0, metavar="N",
+                   help="the runs whose episodes later tasks import (Stack red on blue, the "
+                        "reuse run of blue on green) keep collecting until at least N env steps, "
+                        "also after the early-stop target, so that every seed's lifelong buffer "
+                        "holds that much data; their steps to 50%% are unchanged (default 0: "
+                        "every run stops at the target). Stored shorter runs are extended.")
     add_explore_held(e, "policy")
     add_json_flag(e)
     e.set_defaults(func=run_reuse_cmd)
@@ -34,11 +43,14 @@ def run_reuse_cmd(args: argparse.Namespace) -> int:
 
     if not 0 < args.budget_scale <= 10:
         raise UsageError("--budget-scale must be in (0, 10]")
+    if args.first_seed < 0 or args.earlier_steps < 0:
+        raise UsageError("--first-seed and --earlier-steps must be >= 0")
     try:
         summary = run_reuse(args.seeds, args.out, args.detector, args.budget_scale,
                             progress=not args.json, say=say,
                             detector_path=str(args.detector_path) if args.detector_path else None,
-                            set_down_exploring=args.explore_held == "set-down")
+                            set_down_exploring=args.explore_held == "set-down",
+                            earlier_steps=args.earlier_steps, first_seed=args.first_seed)
     except ValueError as exc:  # stored runs in --out made another way
         raise UsageError(str(exc)) from None
     human = (args.out / "reuse.md").read_text() + f"\nfigure: {args.out}/fig7.png"

@@ -167,19 +167,20 @@ def test_fig7_sequence_reuses_the_earlier_tasks_of_the_seed_and_tabulates(tmp_pa
 
     calls = []
 
-    def fake_run(task, seed, root, reuse_from, variant):
-        calls.append((task.label, variant, [Path(p).name for p in reuse_from]))
+    def fake_run(task, seed, root, reuse_from, variant, feeds):
+        calls.append((task.label, variant, [Path(p).name for p in reuse_from], feeds))
         steps = {"scratch": 1000, "reuse": 250}[variant] if task is not REUSE_TASKS[2] or seed else None
         return {"task": task.instruction, "seed": seed, "steps_to_50": steps, "env_steps": 4000,
                 "eval_success_rate": 0.9, "run_dir": str(tmp_path / f"{task.label}-{variant}")}
 
     per_seed = [run_sequence(s, tmp_path, REUSE_TASKS, fake_run) for s in range(2)]
-    assert calls[:5] == [
-        ("Stack red on blue", "scratch", []),
-        ("Stack blue on green", "scratch", []),
-        ("Stack blue on green", "reuse", ["Stack red on blue-scratch"]),
-        ("Stack green on red", "scratch", []),
-        ("Stack green on red", "reuse", ["Stack red on blue-scratch", "Stack blue on green-reuse"])]
+    assert calls[:5] == [  # feeds: the runs whose episodes a later task imports
+        ("Stack red on blue", "scratch", [], True),
+        ("Stack blue on green", "scratch", [], False),
+        ("Stack blue on green", "reuse", ["Stack red on blue-scratch"], True),
+        ("Stack green on red", "scratch", [], False),
+        ("Stack green on red", "reuse", ["Stack red on blue-scratch", "Stack blue on green-reuse"],
+         False)]
     summary = summarise(per_seed, REUSE_TASKS, "oracle")
     first, second, third = summary["tasks"]
     assert first["steps_to_50_with_reuse"] == first["steps_to_50_scratch"] == 1000
@@ -206,3 +207,43 @@ def test_a_stored_run_explored_another_way_is_not_mixed_into_fig7(tmp_path, caps
     assert main(["reproduce", "reuse", "--seeds", "1", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--explore-held set-down" in err[0] and "another --out" in err[0], err
+
+
+def test_fig7_extends_a_shorter_stored_earlier_run_and_refuses_a_longer_one(
+        tmp_path, monkeypatch) -> None:
+    """--earlier-steps: a stored run that stopped short of it is resumed with the new minimum
+    (its steps to 50% stay those of its curve); a run that collected more than asked is not
+    mixed in."""
+    import dataclasses
+
+    import experiments.loop as loop
+    from experiments.reproduce import run_one
+    from experiments.reproduce_reuse import REUSE_TASKS
+
+    calls = []
+
+    def fake_train(cfg, run, resume=False, progress=True):  # a run that reaches 50% at 600
+        calls.append((cfg.min_env_steps, resume))
+        run.write_config({"train": dataclasses.asdict(cfg)})
+        run.log({"kind": "eval", "env_steps": 600, "eval_success_rate": 1.0})
+        run.log({"kind": "final", "env_steps": max(600, cfg.min_env_steps),
+                 "eval_success_rate": 1.0, "steps_to_50": 600, "wall_s": 1.0})
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    args = (REUSE_TASKS[0], "framework", 0, tmp_path, "oracle", 0.95, 1.0, False, lambda m: None)
+    assert run_one(*args, set_down_exploring=False)["env_steps"] == 600
+    run_one(*args, set_down_exploring=False)  # finished: read back, not run again
+    assert calls == [(0, False)]
+    longer = run_one(*args, set_down_exploring=False, min_env_steps=3000)
+    assert calls == [(0, False), (3000, True)]
+    assert (longer["env_steps"], longer["steps_to_50"]) == (3000, 600)
+    with pytest.raises(ValueError, match="at least 3000 env steps, more than the 0 asked"):
+        run_one(*args, set_down_exploring=False)
+
+
+def test_fig7_rejects_negative_seed_offsets_and_step_minimums(tmp_path, capsys) -> None:
+    for flag in ("--first-seed", "--earlier-steps"):
+        assert main(["reproduce", "reuse", flag, "-1", "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert "--first-seed and --earlier-steps must be >= 0" in err, err
+    assert not (tmp_path / "x").exists()  # nothing was made

@@ -119,6 +119,26 @@ def test_a_run_records_its_detector_and_a_resume_keeps_it(tmp_path, tiny_detecto
                      run, resume=True)
 
 
+def test_no_early_stop_before_min_env_steps(tmp_path, tiny_detector) -> None:
+    """A run that meets its early-stop target at once (target 0) stops at the first curve
+    point; with min_env_steps it keeps collecting until it has that many env steps."""
+    from experiments.loop import TrainConfig, train
+    from experiments.rundir import RunDir
+
+    small = dict(d_model=32, n_layers=1, bc_steps_per_round=5, episodes_per_round=4,
+                 eval_episodes=4, confirm_episodes=4, final_eval_episodes=4, video=False)
+    cfg = TrainConfig(task="grasp the red object", detector="oracle",
+                      detector_path=str(tiny_detector), max_env_steps=100_000, eval_every=20,
+                      target_success=0.0, **small)
+    assert train(cfg, RunDir(tmp_path / "a").create(), progress=False)["env_steps"] == 0
+    cfg.min_env_steps = 30
+    run = RunDir(tmp_path / "b").create()
+    kept = train(cfg, run, progress=False)
+    confirms = [r["env_steps"] for r in run.records("confirm")]
+    assert 30 <= kept["env_steps"] <= 30 + 2 * 4 * cfg.horizon  # one more round or two at most
+    assert confirms == [kept["env_steps"]]  # no confirmation was even tried before 30
+
+
 def test_two_overlapping_ray_actors_lose_and_repeat_no_round(tmp_path, tiny_detector) -> None:
     """With 2 Ray actors the next round is collected while the learner trains. Every round
     collected is committed once and counted, also the one in flight when an early stop hits."""
