@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from experiments.cliutil import UsageError, add_explore_held, add_json_flag, emit, say
 from experiments.commands.reproduce import add_run_options
+from experiments.reproduce_reuse import EARLIER_STEPS
 
 
 def register_experiment(rsub: argparse._SubParsersAction) -> None:
@@ -16,7 +17,8 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
                     "steps that reached one (policy weights start fresh each task). The later "
                     "tasks are also learned from scratch. Env steps to 50% greedy success are "
                     "read off each run's learning curve (an eval every 250 env steps; budget "
-                    "10k env steps per run, early stop at 0.95). Runs go to "
+                    "10k env steps per run, early stop at 0.95; the runs whose episodes later "
+                    "tasks import go on to --earlier-steps). Runs go to "
                     "OUT/runs/<task>__{reuse,scratch}__<seed>/; finished runs are reused and "
                     "interrupted ones resumed. Every run explores as the paper's agent: the "
                     "policy acts even with a wrong cube in hand (--explore-held). Writes "
@@ -27,12 +29,14 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
     e.add_argument("--first-seed", type=int, default=0, metavar="S",
                    help="run seeds S .. S+K-1 (default 0), e.g. two processes on disjoint seeds "
                         "into one --out, then --seeds for all of them to tabulate")
-    e.add_argument("--earlier-steps", type=int, default=0, metavar="N",
+    e.add_argument("--earlier-steps", type=int, default=EARLIER_STEPS, metavar="N",
                    help="the runs whose episodes later tasks import (Stack red on blue, the "
                         "reuse run of blue on green) keep collecting until at least N env steps, "
                         "also after the early-stop target, so that every seed's lifelong buffer "
-                        "holds that much data; their steps to 50%% are unchanged (default 0: "
-                        "every run stops at the target). Stored shorter runs are extended.")
+                        "holds that much data; their steps to 50%% are unchanged. Default "
+                        f"{EARLIER_STEPS}: the slowest first-task early stop seen, rounded up; 0: "
+                        "every run stops at its target, and the buffer holds whatever that "
+                        "left. Stored shorter runs are extended.")
     add_explore_held(e, "policy")
     add_json_flag(e)
     e.set_defaults(func=run_reuse_cmd)
