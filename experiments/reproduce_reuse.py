@@ -137,6 +137,9 @@ def plot_fig7(summary: dict[str, Any], path: Path) -> None:
             ax.bar(x, entry["budget"] if mean is None else mean, width, color=color,
                    hatch="//" if mean is None else None, alpha=0.5 if mean is None else 0.9,
                    label=label if i == 0 else None)
+            if mean is not None:  # the mean as text: a bar at 0 is otherwise invisible
+                ax.annotate(f"{mean:.0f}", (x, mean), ha="center", va="bottom", fontsize=8,
+                            xytext=(0, 2), textcoords="offset points")
             seeds = [s if s is not None else entry["budget"] for s in entry["steps_to_50"]]
             ax.scatter([x] * len(seeds), seeds, color="black", s=10, zorder=3)
     if any(r[v]["mean_steps_to_50"] is None for r in rows for v in VARIANTS):
