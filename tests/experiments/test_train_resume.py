@@ -19,6 +19,10 @@ TINY_CLIP = {
     "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
 }
 
+SMALL_RUN = dict(d_model=32, n_layers=1, bc_steps_per_round=5, episodes_per_round=4,
+                 eval_episodes=4, confirm_episodes=4, final_eval_episodes=4, video=False)
+"""TrainConfig settings of the in-process runs below: a tiny policy, few episodes."""
+
 
 @pytest.fixture(scope="module")
 def tiny_detector(tmp_path_factory) -> Path:
@@ -125,11 +129,9 @@ def test_no_early_stop_before_min_env_steps(tmp_path, tiny_detector) -> None:
     from experiments.loop import TrainConfig, train
     from experiments.rundir import RunDir
 
-    small = dict(d_model=32, n_layers=1, bc_steps_per_round=5, episodes_per_round=4,
-                 eval_episodes=4, confirm_episodes=4, final_eval_episodes=4, video=False)
     cfg = TrainConfig(task="grasp the red object", detector="oracle",
                       detector_path=str(tiny_detector), max_env_steps=100_000, eval_every=20,
-                      target_success=0.0, **small)
+                      target_success=0.0, **SMALL_RUN)
     assert train(cfg, RunDir(tmp_path / "a").create(), progress=False)["env_steps"] == 0
     cfg.min_env_steps = 30
     run = RunDir(tmp_path / "b").create()
@@ -147,11 +149,9 @@ def test_two_overlapping_ray_actors_lose_and_repeat_no_round(tmp_path, tiny_dete
     from experiments.rundir import RunDir
 
     run = RunDir(tmp_path / "run").create()
-    small = dict(d_model=32, n_layers=1, bc_steps_per_round=5, episodes_per_round=4,
-                 eval_episodes=4, confirm_episodes=4, final_eval_episodes=4, video=False)
     cfg = TrainConfig(task="grasp the red object", detector="oracle", actors=2,
                       detector_path=str(tiny_detector), max_env_steps=20, eval_every=60,
-                      target_success=None, **small)
+                      target_success=None, **SMALL_RUN)
     try:
         first = train(cfg, run, progress=False)
         assert first["env_steps"] == sum(r["T"] for r in _manifest(run.root)) >= 20
