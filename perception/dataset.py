@@ -179,9 +179,10 @@ def _make_env(cfg: GenConfig, motion: bool, visual: Any = None) -> Any:
     from sim import EnvConfig, VisualConfig, make_env
 
     visual = visual or VisualConfig(image_size=cfg.image_size)
-    motion = _MOTION_CANDIDATES if motion else 0
+    motion = _MOTION_CANDIDATES if motion else 0  # lazy: only the kept instant is rendered
     return make_env(_INSTRUCTION, EnvConfig(horizon=cfg.steps_per_episode + 1,
-                                            motion_frames=motion, visual=visual))
+                                            motion_frames=motion, visual=visual,
+                                            lazy_motion=True))
 
 
 def _worker(args: tuple[GenConfig, list[int]]) -> list[tuple[int, list]]:

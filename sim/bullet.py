@@ -64,6 +64,7 @@ class Bullet:
             self._client = bullet_client.BulletClient(connection_mode=p.DIRECT)
         self._client.setAdditionalSearchPath(pybullet_data.getDataPath())
         self._bodies: dict[str, int] = {}
+        self._movable: dict[int, list[int]] = {}
         self._renderer = p.ER_TINY_RENDERER
         self._light: tuple[float, float, float] = (0.5, -0.4, 1.0)
         self.clear()
@@ -223,6 +224,38 @@ class Bullet:
         c.setPhysicsEngineParameter(numSolverIterations=SOLVER_ITERATIONS,
                                     deterministicOverlappingPairs=1)
         self._bodies.clear()
+        self._movable.clear()
+
+    # ------------------------------------------------------------------ poses
+    def pose_record(self) -> list[tuple[tuple, tuple, tuple]]:
+        """Every body's base pose and movable joint positions: all a render of this instant
+        needs (see :meth:`apply_pose_record`)."""
+        c = self._client
+        record = []
+        for body in self._bodies.values():
+            pos, orn = c.getBasePositionAndOrientation(body)
+            joints = self._movable_joints(body)
+            q = tuple(s[0] for s in c.getJointStates(body, joints)) if joints else ()
+            record.append((pos, orn, q))
+        return record
+
+    def apply_pose_record(self, record: list[tuple[tuple, tuple, tuple]]) -> None:
+        """Pose this client's bodies as ``record`` (taken from a client whose bodies were
+        created the same way). Teleports: for a client that only renders, never one that steps."""
+        c = self._client
+        if len(record) != len(self._bodies):
+            raise ValueError(f"pose record has {len(record)} bodies, this client {len(self._bodies)}")
+        for body, (pos, orn, q) in zip(self._bodies.values(), record):
+            c.resetBasePositionAndOrientation(body, pos, orn)
+            for j, v in zip(self._movable_joints(body), q):
+                c.resetJointState(body, j, v)
+
+    def _movable_joints(self, body: int) -> list[int]:
+        if body not in self._movable:
+            c = self._client
+            self._movable[body] = [j for j in range(c.getNumJoints(body))
+                                   if c.getJointInfo(body, j)[2] != p.JOINT_FIXED]
+        return self._movable[body]
 
     # ------------------------------------------------------------------ rendering
     def set_light(self, direction: Sequence[float]) -> None:

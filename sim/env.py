@@ -16,6 +16,7 @@ import numpy as np
 from gymnasium import spaces
 
 from sim.cameras import VisualConfig
+from sim.motion import MotionFrames, ShadowWorld
 from sim.objects import Workspace
 from sim.tasks import Task, task_from_instruction
 from sim.world import Scene, World
@@ -35,6 +36,10 @@ class EnvConfig:
     motion_frames: int = 0
     """Also render this many frames during each primitive (``info["motion_frames"]``, with
     their ``motion_predicates`` and ``motion_states``)."""
+    lazy_motion: bool = False
+    """Render a mid-motion frame only when it is read: ``info["motion_frames"]`` is then a
+    :class:`sim.motion.MotionFrames`, the same images, readable until the next reset (for
+    callers that keep a few of them, such as the detector's dataset)."""
     visual: VisualConfig = field(default_factory=VisualConfig)
     workspace: Workspace = field(default_factory=Workspace)
     egl: bool = False
@@ -65,7 +70,10 @@ class StackingEnv(gym.Env):
             obs_spaces["rgb"] = spaces.Box(0, 255, (n_cams, size, size, 3), dtype=np.uint8)
         self.observation_space = spaces.Dict(obs_spaces)
         self._steps = 0
-        self._motion: list[tuple[np.ndarray, dict[str, bool]]] = []
+        self._motion: list[tuple[Any, dict[str, bool], np.ndarray]] = []
+        """(frame or pose record, predicates, state) of each recorded mid-motion instant."""
+        self._shadow = ShadowWorld(self.world) if self.config.lazy_motion else None
+        self._lazy: list[MotionFrames] = []
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None,
@@ -75,6 +83,9 @@ class StackingEnv(gym.Env):
             self.task = task_from_instruction(options["instruction"])
         if self.task is None:
             raise ValueError("this env has no task: pass options={'instruction': ...} to reset()")
+        self._invalidate_motion()
+        if self._shadow is not None:
+            self._shadow.reset_like(self.np_random)  # a copy: draws what world.reset draws
         self.world.reset(self.np_random)
         self._steps = 0
         scene = self.world.scene()
@@ -111,6 +122,9 @@ class StackingEnv(gym.Env):
         return self.world.render()[0]
 
     def close(self) -> None:
+        self._invalidate_motion()
+        if self._shadow is not None:
+            self._shadow.close()
         self.world.close()
 
     # ------------------------------------------------------------------ helpers
@@ -149,10 +163,23 @@ class StackingEnv(gym.Env):
             return
         robot = self.world.robot
         robot.hook_every = 24
-        robot.on_substep = lambda: self._motion.append(
-            (self.world.render(), self.world.scene().predicates, self.world.state_vector()))
+        robot.on_substep = self._record_instant
 
-    def _motion_frames(self) -> tuple[np.ndarray, list[dict[str, bool]], np.ndarray]:
+    def _record_instant(self) -> None:
+        if self.config.lazy_motion:
+            self.world.pose_external()
+            frame: Any = self.world.bullet.pose_record()
+        else:
+            frame = self.world.render()
+        self._motion.append((frame, self.world.scene().predicates, self.world.state_vector()))
+
+    def _invalidate_motion(self) -> None:
+        """The world is about to be rebuilt: lazy frames handed out can no longer be drawn."""
+        for frames in self._lazy:
+            frames.invalidate()
+        self._lazy = []
+
+    def _motion_frames(self) -> tuple[np.ndarray | MotionFrames, list[dict[str, bool]], np.ndarray]:
         """Mid-primitive renders, their predicates and their (13,) state vectors."""
         k = self.config.motion_frames
         if not self._motion:
@@ -160,9 +187,14 @@ class StackingEnv(gym.Env):
             return (np.zeros((0, n, size, size, 3), np.uint8), [],
                     np.zeros((0, STATE_DIM), np.float32))
         idx = np.linspace(0, len(self._motion) - 1, min(k, len(self._motion))).round().astype(int)
-        frames = np.stack([self._motion[i][0] for i in idx])  # (k, n_cams, H, W, 3)
         states = np.stack([self._motion[i][2] for i in idx])  # (k, 13)
-        return frames, [self._motion[i][1] for i in idx], states
+        preds = [self._motion[i][1] for i in idx]
+        if self._shadow is not None:
+            lazy = MotionFrames(self._shadow, [self._motion[i][0] for i in idx])
+            self._lazy.append(lazy)
+            return lazy, preds, states
+        frames = np.stack([self._motion[i][0] for i in idx])  # (k, n_cams, H, W, 3)
+        return frames, preds, states
 
 
 def make_env(task: Task | str | None = None, config: EnvConfig | None = None,

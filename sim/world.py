@@ -113,9 +113,17 @@ class World:
 
     def render(self) -> np.ndarray:
         """(n_cams, H, W, 3) uint8 images from the fixed cameras."""
-        size = self.visual.image_size
+        self.pose_external()
+        return self.render_as_posed()
+
+    def pose_external(self) -> None:
+        """Put the arm drawn in place of the Panda (if any) on the Panda's grasp point."""
         if self.external is not None:
             self.external.follow(self.robot.ee_position(), self.robot.finger_opening())
+
+    def render_as_posed(self) -> np.ndarray:
+        """The cameras' images of the bodies as they are (no re-posing of a drawn arm)."""
+        size = self.visual.image_size
         return np.stack([self.bullet.render(v, size) for v in self.visual.cameras])
 
     def support_top(self, xy: np.ndarray, exclude: str | None = None) -> tuple[float, str | None]:
