@@ -72,7 +72,8 @@ class StackingEnv(gym.Env):
         self._steps = 0
         self._motion: list[tuple[Any, dict[str, bool], np.ndarray]] = []
         """(frame or pose record, predicates, state) of each recorded mid-motion instant."""
-        self._shadow = ShadowWorld(self.world) if self.config.lazy_motion else None
+        lazy = self.config.lazy_motion and self.config.motion_frames > 0
+        self._shadow = ShadowWorld(self.world) if lazy else None
         self._lazy: list[MotionFrames] = []
 
     # ------------------------------------------------------------------ gym API
@@ -166,7 +167,7 @@ class StackingEnv(gym.Env):
         robot.on_substep = self._record_instant
 
     def _record_instant(self) -> None:
-        if self.config.lazy_motion:
+        if self._shadow is not None:  # lazy: poses now, pixels when read
             self.world.pose_external()
             frame: Any = self.world.bullet.pose_record()
         else:

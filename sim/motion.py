@@ -27,7 +27,7 @@ class ShadowWorld:
         self.world = World(world.visual, world.workspace)
 
     def reset_like(self, rng_before_reset: np.random.Generator) -> None:
-        """Rebuild as the twin did from ``rng_before_reset`` (a copy taken before its reset)."""
+        """Rebuild as the physics world will from the same generator (drawing from a copy)."""
         self.world.reset(copy.deepcopy(rng_before_reset))
 
     def render(self, record: list) -> np.ndarray:
