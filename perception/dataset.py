@@ -9,7 +9,7 @@ mixed with uniform random actions), so a split contains scattered cubes (reset f
 the arm holding each cube (after picks), two-cube stacks and towers (after places) and
 mid-motion frames rendered during the primitives (not at a ground-truth transition, see
 :func:`_stable_motion_index`). Every episode has its own seed; the
-splits draw seeds from disjoint ranges (:data:`SPLIT_SEED_BASE`), so held-out frames come
+splits draw seeds from disjoint ranges (:data:`sim.seeds.PERCEPTION`), so held-out frames come
 from configurations never seen in training. The ``shifted`` split renders every episode
 with ``VisualConfig.shifted(seed)`` (moved cameras, other light, cube size and shade
 jitter, another table colour): it is for evaluation only. The ``arm-colors`` and
@@ -33,14 +33,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from sim.seeds import PERCEPTION
 from perception.captions import CAPTIONS, caption_to_predicate, captions_from_predicates
 
 GENERATOR_VERSION = 7
 SPLITS: tuple[str, ...] = ("train", "val", "test", "shifted", "arm-colors", "arm-colors-val")
-SPLIT_SEED_BASE: dict[str, int] = {"train": 0, "val": 10_000_000, "test": 20_000_000,
-                                   "shifted": 30_000_000, "arm-colors": 50_000_000,
-                                   "arm-colors-val": 60_000_000}
-"""Episode seeds of split ``s`` are ``SPLIT_SEED_BASE[s] + 100_000 * seed + episode``."""
 FRAMES_FILE = "frames.npz"
 MANIFEST_FILE = "manifest.json"
 _INSTRUCTION = "stack all three objects"  # the task does not change what the cameras see
@@ -105,7 +102,7 @@ class GenConfig:
         return e
 
     def episode_seed(self, episode: int) -> int:
-        return SPLIT_SEED_BASE[self.split] + 100_000 * self.seed + episode
+        return PERCEPTION[self.split].seed(self.seed, episode)
 
 
 @dataclass

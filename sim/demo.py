@@ -16,14 +16,9 @@ import numpy as np
 from sim.cameras import VisualConfig
 from sim.env import EnvConfig, make_env
 from sim.expert import expert_action
+from sim.seeds import DEMO_LOOK, DEMO_SCENE
 from sim.tasks import Task
 
-SCENE_SEED_BASE = 80_000_000
-"""Demo ``seed`` resets the scene with seed ``SCENE_SEED_BASE + seed``: cube layouts no
-training run, evaluation or perception split starts from."""
-SHIFT_SEED_BASE = 40_000_000
-"""Shifted looks of demo videos are drawn from ``VisualConfig.shifted(SHIFT_SEED_BASE + seed)``,
-a seed range no perception split uses."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +63,7 @@ def demo_visual(cfg: DemoConfig) -> VisualConfig:
     """The visual configuration of a demonstration."""
     if not cfg.shift:
         return VisualConfig(image_size=cfg.image_size)
-    shifted = VisualConfig.shifted(SHIFT_SEED_BASE + cfg.seed).with_robot(cfg.robot)
+    shifted = VisualConfig.shifted(DEMO_LOOK.seed(cfg.seed, 0)).with_robot(cfg.robot)
     return replace(shifted, image_size=cfg.image_size)
 
 
@@ -79,7 +74,7 @@ def render_demo(task: Task | str, cfg: DemoConfig | None = None) -> Demo:
     env = make_env(task, EnvConfig(horizon=cfg.max_steps, motion_frames=cfg.motion_frames,
                                    visual=visual))
     try:
-        obs, info = env.reset(seed=SCENE_SEED_BASE + cfg.seed)
+        obs, info = env.reset(seed=DEMO_SCENE.seed(cfg.seed, 0))
         frames, preds = [obs["rgb"]], [info["predicates"]]
         success, steps = bool(info["is_success"]), 0
         while not success and steps < cfg.max_steps:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from experiments.actors import ActorPool, ActorSpec
+from experiments.collect_infer.actors import ActorPool, ActorSpec
 from perception.captions import CAPTIONS, grasp_caption
 from policy.model import PolicyConfig, TransformerPolicy, make_policy
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.agent import SubgoalAgent, free_spot
-from experiments.infer import ImitationData, episode_labels
+from experiments.collect_infer.agent import SubgoalAgent, free_spot
+from experiments.collect_infer.infer import ImitationData, episode_labels
 from perception.captions import grasp_caption, on_top_caption
 from policy.episode import Episode
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.imitate import (
+from experiments.imitation.imitate import (
     Event, events_from_predicates, first_appearances, plan_from_events, plan_instruction,
 )
 from perception.captions import CAPTIONS, grasp_caption, on_top_caption
@@ -73,13 +73,14 @@ def tiny_detector(tmp_path_factory) -> Path:
 
 def _make_run(root: Path, detector_dir: Path, task: str = TRIPLE) -> Path:
     """A run directory as `langstack train` writes it, with an untrained policy (fast)."""
-    from experiments.loop import TrainConfig, _action_bounds
-    from experiments.rundir import RunDir
+    from experiments.collect_infer.config import TrainConfig
+    from experiments.collect_infer.prepare import action_bounds
+    from experiments.collect_infer.rundir import RunDir
     from perception.detector import Detector
     from policy.checkpoint import save_policy
     from policy.model import PolicyConfig, make_policy
 
-    low, high = _action_bounds()
+    low, high = action_bounds()
     cfg = PolicyConfig(goal_dim=Detector.load(detector_dir).embed_dim, action_low=low,
                        action_high=high, d_model=32, n_layers=1, dropout=0.0)
     run = RunDir(root).create()
@@ -151,7 +152,7 @@ def test_the_ground_truth_of_a_demo_reads_as_the_planners_plan(instruction) -> N
     pytest.param(True, marks=needs_detector),  # the KUKA, other cameras and light
 ])
 def test_plan_is_read_off_a_generated_expert_video(tmp_path, shift) -> None:
-    from experiments.imitate import read_plan
+    from experiments.imitation.imitate import read_plan
     from perception import load_detector
 
     video = tmp_path / "demo.mp4"
@@ -171,7 +172,7 @@ def test_plan_is_read_off_a_generated_expert_video(tmp_path, shift) -> None:
 # ---------------------------------------------------------------------------- execution + CLI
 def test_execute_plan_runs_fresh_episodes_and_judges_by_ground_truth(tmp_path,
                                                                      tiny_detector) -> None:
-    from experiments.imitate import execute_plan
+    from experiments.imitation.imitate import execute_plan
 
     run = _make_run(tmp_path / "run", tiny_detector)
     out = execute_plan(run, [G["red"], RED_ON_BLUE], episodes=2, seed=3, horizon=2,
@@ -287,8 +288,8 @@ def test_missing_video_run_dir_and_bad_demo_output_exit_2(tmp_path) -> None:
 
 
 def test_frames_are_split_into_views_and_subsampled(tmp_path) -> None:
-    from experiments.frames import read_video, subsample
-    from experiments.watch import to_views
+    from experiments.imitation.frames import read_video, subsample
+    from experiments.imitation.watch import to_views
 
     np.testing.assert_array_equal(subsample(10, 4), [0, 3, 6, 9])
     assert len(subsample(3, 240)) == 3

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.loop import FINAL_SEEDS, TrainConfig, fresh_seeds, train
-from experiments.rundir import RunDir
+from experiments.collect_infer.config import TrainConfig
+from experiments.collect_infer.loop import train
+from sim.seeds import FINAL
+from experiments.collect_infer.rundir import RunDir
 from sim import EnvConfig, make_env
 from tests.experiments.test_train_resume import tiny_detector  # noqa: F401  (fixture)
 
@@ -29,7 +31,7 @@ def test_grasp_red_beats_the_random_policy_within_a_short_run(tmp_path, tiny_det
                       eval_every=10_000, final_eval_episodes=30, target_success=None,
                       video=False, detector_path=str(tiny_detector), seed=1)
     result = train(cfg, RunDir(tmp_path / "run").create(), progress=False)
-    final_seeds = fresh_seeds(cfg.seed, FINAL_SEEDS, 30)
+    final_seeds = FINAL.seeds(cfg.seed, 30)
     random_rate = _random_policy_success(final_seeds)
     assert result["env_steps"] >= 600
     assert result["eval_success_rate"] >= 0.7

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.minari_io import MinariIOError, export_store, import_dataset
+from experiments.data.minari_io import MinariIOError, export_store, import_dataset
 from policy.store import EpisodeStore
 from experiments.cli import main
 from tests.policy.test_store import assert_same, make_episode

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from experiments.reproduce import ExplorationTask, _mean_curve, run_exploration
+from experiments.paper.exploration import ExplorationTask, _mean_curve, run_exploration
 from tests.experiments.conftest import assert_clean_usage_error, langstack
 from tests.experiments.test_train_resume import tiny_detector  # noqa: F401  (fixture)
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from experiments.cli import main
-from experiments.detectors import ClipDetector, OracleDetector
-from experiments.infer import ImitationData
-from experiments.loop import TrainConfig
-from experiments.reuse import (
+from experiments.collect_infer.detectors import ClipDetector, OracleDetector
+from experiments.collect_infer.infer import ImitationData
+from experiments.collect_infer.config import TrainConfig
+from experiments.collect_infer.reuse import (
     ReuseError, check_sources, find_source, import_reused, redetect, reuse_record,
 )
 from perception.captions import CAPTIONS, grasp_caption, on_top_caption
@@ -135,11 +135,11 @@ def _run_dir(root: Path, detector: str, episodes: list[Episode]) -> Path:
 
 
 def test_a_run_imports_earlier_episodes_and_reimports_them_on_resume(tmp_path, monkeypatch) -> None:
-    from experiments import loop
-    from experiments.rundir import RunDir
+    from experiments.collect_infer import loop
+    from experiments.collect_infer.rundir import RunDir
 
     goals = dict(zip(CAPTIONS, np.random.default_rng(0).normal(size=(len(CAPTIONS), 16))))
-    monkeypatch.setattr(loop, "_plan_and_goals", lambda cfg: (NEW_PLAN, goals, None))  # no CLIP
+    monkeypatch.setattr(loop, "plan_and_goals", lambda cfg: (NEW_PLAN, goals, None))  # no CLIP
 
     truth = [[], [G_BLUE], [BLUE_ON_GREEN], [BLUE_ON_GREEN, G_RED]]
     source = _run_dir(tmp_path / "old", "oracle", [
@@ -163,7 +163,7 @@ def test_a_run_imports_earlier_episodes_and_reimports_them_on_resume(tmp_path, m
 
 
 def test_fig7_sequence_reuses_the_earlier_tasks_of_the_seed_and_tabulates(tmp_path) -> None:
-    from experiments.reproduce_reuse import REUSE_TASKS, plot_fig7, run_sequence, summarise, table_markdown
+    from experiments.paper.reuse import REUSE_TASKS, plot_fig7, run_sequence, summarise, table_markdown
 
     calls = []
 
@@ -198,8 +198,8 @@ def test_fig7_sequence_reuses_the_earlier_tasks_of_the_seed_and_tabulates(tmp_pa
 def test_a_stored_run_explored_another_way_is_not_mixed_into_fig7(tmp_path, capsys) -> None:
     """Runs of an earlier Fig. 7 made with the set-down rule while exploring (config without
     the field) are not silently reused by today's default (--explore-held policy)."""
-    from experiments.reproduce_reuse import REUSE_TASKS
-    from experiments.rundir import RunDir, task_slug
+    from experiments.paper.reuse import REUSE_TASKS
+    from experiments.collect_infer.rundir import RunDir, task_slug
 
     out = tmp_path / "fig7"
     run = RunDir(out / "runs" / f"{task_slug(REUSE_TASKS[0].instruction)}__scratch__0").create()
@@ -216,9 +216,9 @@ def test_fig7_extends_a_shorter_stored_earlier_run_and_refuses_a_longer_one(
     mixed in."""
     import dataclasses
 
-    import experiments.loop as loop
-    from experiments.reproduce import run_one
-    from experiments.reproduce_reuse import REUSE_TASKS
+    import experiments.collect_infer.loop as loop
+    from experiments.paper.exploration import run_one
+    from experiments.paper.reuse import REUSE_TASKS
 
     calls = []
 

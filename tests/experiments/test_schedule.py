@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from experiments.actors import ActorPool
-from experiments.schedule import run_scheduling
+from experiments.collect_infer.actors import ActorPool
+from experiments.paper.scheduling import run_scheduling
 from perception.captions import grasp_caption, on_top_caption
 from policy.model import PolicyConfig, make_policy
 from tests.experiments.conftest import assert_clean_usage_error, langstack, last_json
@@ -41,8 +41,9 @@ def test_run_rejects_a_missing_run_and_a_bad_video_name(tmp_path) -> None:
 
 
 def test_a_multi_skill_run_executes_a_new_instruction(tmp_path, tiny_detector) -> None:
-    from experiments.loop import TrainConfig, train
-    from experiments.rundir import RunDir
+    from experiments.collect_infer.config import TrainConfig
+    from experiments.collect_infer.loop import train
+    from experiments.collect_infer.rundir import RunDir
 
     run = tmp_path / "run"
     also = "stack the red object on top of the green object"

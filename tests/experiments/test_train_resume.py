@@ -98,8 +98,9 @@ def test_kill_9_then_resume_keeps_every_committed_episode(tmp_path, tiny_detecto
 def test_a_run_records_its_detector_and_a_resume_keeps_it(tmp_path, tiny_detector, monkeypatch):
     """Goal tokens come from the detector's text encoder: a run pins the detector it was made
     with, so a newer default cannot silently change it, and another one on resume is refused."""
-    from experiments.loop import TrainConfig, pin_detector
-    from experiments.rundir import RunDir
+    from experiments.collect_infer.config import TrainConfig
+    from experiments.collect_infer.prepare import pin_detector
+    from experiments.collect_infer.rundir import RunDir
     from perception import factory, loader
 
     monkeypatch.setenv(loader.CACHE_ENV, str(tmp_path / "cache"))
@@ -126,8 +127,9 @@ def test_a_run_records_its_detector_and_a_resume_keeps_it(tmp_path, tiny_detecto
 def test_no_early_stop_before_min_env_steps(tmp_path, tiny_detector) -> None:
     """A run that meets its early-stop target at once (target 0) stops at the first curve
     point; with min_env_steps it keeps collecting until it has that many env steps."""
-    from experiments.loop import TrainConfig, train
-    from experiments.rundir import RunDir
+    from experiments.collect_infer.config import TrainConfig
+    from experiments.collect_infer.loop import train
+    from experiments.collect_infer.rundir import RunDir
 
     cfg = TrainConfig(task="grasp the red object", detector="oracle",
                       detector_path=str(tiny_detector), max_env_steps=100_000, eval_every=20,
@@ -145,8 +147,9 @@ def test_two_overlapping_ray_actors_lose_and_repeat_no_round(tmp_path, tiny_dete
     """With 2 Ray actors the next round is collected while the learner trains. Every round
     collected is committed once and counted, also the one in flight when an early stop hits."""
     ray = pytest.importorskip("ray")
-    from experiments.loop import TrainConfig, train
-    from experiments.rundir import RunDir
+    from experiments.collect_infer.config import TrainConfig
+    from experiments.collect_infer.loop import train
+    from experiments.collect_infer.rundir import RunDir
 
     run = RunDir(tmp_path / "run").create()
     cfg = TrainConfig(task="grasp the red object", detector="oracle", actors=2,

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from perception.captions import CAPTIONS
-from perception.dataset import (FRAMES_FILE, MANIFEST_FILE, SPLIT_SEED_BASE, GenConfig,
+from sim.seeds import PERCEPTION
+from perception.dataset import (FRAMES_FILE, MANIFEST_FILE, GenConfig,
                                 ensure_split, generate, is_generated, load_split)
 
 SMALL = dict(n_frames=11, steps_per_episode=3, motion_every=2)
@@ -57,7 +58,7 @@ def test_ensure_split_reuses_a_matching_split(small_split, tmp_path):
 def test_splits_use_disjoint_seeds_and_shifted_visuals(small_split, tmp_path):
     cfg, _, fs = small_split
     seeds = {s: {GenConfig(split=s, n_frames=10_000).episode_seed(e) for e in range(1000)}
-             for s in SPLIT_SEED_BASE}
+             for s in PERCEPTION}
     assert all(seeds[a].isdisjoint(seeds[b]) for a in seeds for b in seeds if a < b)
     shifted = load_split(generate(tmp_path / "shifted", GenConfig(split="shifted", **SMALL),
                                   workers=1, progress=False))

@@ -1,0 +1,218 @@
+"""``langstack perception train|eval``: build the sub-goal detector and measure it."""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from experiments.cli.util import UsageError, add_json_flag, emit, non_negative_int, positive_int, say
+
+# Two busy cores: OpenMP threads that spin while waiting make torch several times slower
+# whenever another process shares the machine. Only effective before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``perception`` with its ``train`` and ``eval`` sub-commands."""
+    from dataclasses import fields
+
+    from perception.factory import EMBEDDED_MODEL
+    from perception.loader import BuildConfig
+
+    # the field defaults, without building a BuildConfig (its TrainConfig imports torch,
+    # which would cost every `langstack ...` call ~3 s)
+    build = {f.name: f.default for f in fields(BuildConfig)}
+    p = subparsers.add_parser("perception", help="CLIP sub-goal detector: train and evaluate",
+                              description=__doc__)
+    sub = p.add_subparsers(dest="perception_command", metavar="SUBCOMMAND",
+                           parser_class=type(p))
+    sub.required = True
+
+    t = sub.add_parser("train", help="generate in-domain frames, train and calibrate a detector")
+    t.add_argument("--model", default=None,
+                   help="open_clip model name (default: the embedded default "
+                        f"'{EMBEDDED_MODEL}', or the model of --pretrained weights)")
+    t.add_argument("--pretrained", default=None,
+                   help="open_clip tag (looked up in the local cache) or checkpoint file of "
+                        "pretrained CLIP weights to fine-tune; default: train from scratch")
+    t.add_argument("--train-pairs", type=positive_int, default=None,
+                   help=f"training pairs (frames with caption sets); default {build['train_pairs']}")
+    t.add_argument("--val-pairs", type=positive_int, default=None,
+                   help=f"validation pairs for calibrating gamma; default {build['val_pairs']}")
+    t.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
+    t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    t.add_argument("--recipe", choices=("default", "plain"), default="default",
+                   help="default: train and calibrate on frames with the arm painted in random "
+                        "colours (the detector judges cubes and grasps, not the arm's paint); "
+                        "plain: frames of the arm as rendered, for comparison (default: default)")
+    t.add_argument("--out", default=None,
+                   help="checkpoint directory (default: the user cache, where "
+                        "`load_detector()` finds it)")
+    t.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_json_flag(t)
+    t.set_defaults(func=run)
+
+    e = sub.add_parser("eval", help="precision/recall in-domain and shifted (builds the default "
+                                    "detector on first use)")
+    e.add_argument("--detector", default=None,
+                   help="detector checkpoint directory (default: the cached default)")
+    e.add_argument("--test-pairs", type=positive_int, default=600,
+                   help="held-out in-domain frames (default 600)")
+    e.add_argument("--shifted-pairs", type=positive_int, default=600,
+                   help="visually shifted frames (default 600)")
+    e.add_argument("--test-seed", type=non_negative_int, default=0,
+                   help="which block of held-out episodes to test on (default 0); every seed "
+                        "gives other episodes, none of them used in training or calibration")
+    e.add_argument("--fig10", action="store_true",
+                   help="also train detectors on growing training sets and write the Fig. 10 "
+                        "table and plot (slow: one training run per size)")
+    e.add_argument("--sizes", default="100,300,1000,2000",
+                   help="training-set sizes for --fig10 (comma-separated)")
+    e.add_argument("--docs", default="docs", help="directory for fig10.md / fig10.png")
+    e.add_argument("--notes", default="", help="text appended to fig10.md (e.g. how it was run)")
+    e.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_json_flag(e)
+    e.set_defaults(func=run)
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise UsageError(f"unknown device {name!r}; use cpu, cuda or auto")
+    return name
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch ``perception train`` / ``perception eval``."""
+    if args.perception_command == "train":
+        return _train(args)
+    return _eval(args)
+
+
+def _check_model_name(model: str) -> None:
+    """Refuse an unknown open_clip model before any other output."""
+    import open_clip
+
+    from perception.factory import register_configs
+
+    register_configs()
+    if model not in open_clip.list_models():
+        raise UsageError(f"unknown open_clip model {model!r}")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from perception.factory import EMBEDDED_MODEL, PretrainedWeightsMissing, find_pretrained
+    from perception.loader import (
+        RECIPES, BuildConfig, build_detector, default_detector_dir, pretrained_train_config,
+    )
+
+    device = _device(args.device)
+    model = args.model
+    pretrained = args.pretrained
+    if pretrained is not None and model is None:
+        model = "ViT-B-32"
+    model = model or EMBEDDED_MODEL
+    _check_model_name(model)
+    cfg = BuildConfig(model=model, pretrained=pretrained, **RECIPES[args.recipe])
+    if pretrained is not None:
+        cfg.train = pretrained_train_config()
+    elif model != EMBEDDED_MODEL and find_pretrained() is None:
+        say(f"note: training {model} from scratch (no pretrained weights given)")
+    if args.train_pairs:
+        cfg.train_pairs = args.train_pairs
+    if args.val_pairs:
+        cfg.val_pairs = args.val_pairs
+    cfg.train = replace(cfg.train, seed=args.seed,
+                        epochs=args.epochs or cfg.train.epochs)
+    out = Path(args.out) if args.out else default_detector_dir(model, pretrained, args.recipe)
+    t0 = time.perf_counter()
+    try:
+        det = build_detector(out, cfg, progress=not args.quiet, say=say, device=device)
+    except PretrainedWeightsMissing as exc:
+        raise UsageError(f"{exc}; pass a checkpoint file to --pretrained, or omit it to train "
+                         "the embedded default") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    cal = det.meta["calibration"]
+    result = {"detector": str(out), "model": model, "weights": det.spec.source,
+              "train_pairs": det.meta["train_pairs"], "val_pairs": det.meta["val_pairs"],
+              "gamma": det.gamma, "val_precision": cal["precision"], "val_recall": cal["recall"],
+              "seconds": round(time.perf_counter() - t0, 1),
+              "train_seconds": det.meta["train"]["seconds"],
+              "cpu_steal": det.meta["build"]["cpu_steal"]}
+    human = (f"trained {model} on {result['train_pairs']} pairs in {result['seconds']:.0f} s\n"
+             f"gamma = {det.gamma:.3f} (validation precision {cal['precision']:.3f}, "
+             f"recall {cal['recall']:.3f})\nsaved to {out}")
+    emit(result, args.json, human)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from perception.evaluate import eval_splits, fig10_sweep, summary, write_fig10
+    from perception.loader import BuildConfig, default_detector_dir, load_detector
+
+    device = _device(args.device)
+    sizes = _sizes(args.sizes) if args.fig10 else []
+    try:
+        det = load_detector(args.detector, device=device, progress=not args.quiet, say=say)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    splits = eval_splits(args.test_pairs, args.shifted_pairs, seed=args.test_seed,
+                         progress=not args.quiet)
+    result = summary(det, splits)
+    if args.fig10:
+        cfg = BuildConfig()
+        reuse = {}
+        if args.detector is None and Path(det.meta.get("path", "")) == default_detector_dir():
+            reuse[det.meta["train_pairs"]] = det
+        rows = fig10_sweep(sizes, splits, cfg, progress=not args.quiet, reuse=reuse, say=say)
+        md, png = write_fig10(rows, args.docs, meta={
+            "target_precision": cfg.train.target_precision,
+            "in_domain_frames": len(splits["in_domain"]), "shifted_frames": len(splits["shifted"]),
+            "notes": args.notes}, details=result)
+        result["fig10"] = {"rows": rows, "table": str(md), "plot": str(png)}
+    human = _human(result)
+    if not args.json:
+        result.pop("details")
+    emit(result, args.json, human)
+    return 0
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = sorted({int(s) for s in text.split(",") if s.strip()})
+    except ValueError:
+        raise UsageError(f"--sizes must be comma-separated integers, got {text!r}") from None
+    if not sizes or sizes[0] < 1:
+        raise UsageError(f"--sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+def _human(result: dict[str, Any]) -> str:
+    from perception.captions import CAPTIONS
+
+    lines = [f"detector {result['model']} ({result['weights']}), trained on "
+             f"{result['train_pairs']} pairs, gamma = {result['gamma']:.3f}, cameras: "
+             f"{result['camera_rule']} of the per-view cosines"]
+    for split in ("in_domain", "shifted"):
+        r, d = result[split], result["details"][split]
+        lines.append(f"{split.replace('_', '-'):>9}: precision {r['precision']:.3f}  "
+                     f"recall {r['recall']:.3f}  ({r['frames']} frames)")
+        for c in CAPTIONS:
+            pc = d["per_caption"][c]
+            lines.append(f"    {c:<44} P {pc['precision']:.3f}  R {pc['recall']:.3f}  "
+                         f"(n={pc['support']})")
+    if "fig10" in result:
+        lines.append("fig10: " + ", ".join(
+            f"{row['train_pairs']}: P {row['in_domain']['precision']:.2f} R {row['in_domain']['recall']:.2f}"
+            for row in result["fig10"]["rows"]))
+        lines.append(f"wrote {result['fig10']['table']} and {result['fig10']['plot']}")
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""``TrainConfig``: every setting of a Collect & Infer run (stored in its config.json)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    """Collect & Infer settings (the CLI exposes the common ones)."""
+
+    task: str
+    """The instruction, e.g. "stack all three objects"."""
+    agent: str = "framework"
+    """"framework" (sub-goals + detector + hindsight) or "baseline" (env reward only)."""
+    detector: str = "clip"
+    """"clip" (the CLIP detector) or "oracle" (ground-truth predicates, to price its errors)."""
+    planner: str = "auto"
+    actors: int = 1
+    overlap: bool = True
+    """With N > 1 actors, they collect the next round while the learner trains (their weights
+    are then one round old); one in-process actor always alternates."""
+    max_env_steps: int = 50_000
+    seed: int = 0
+    horizon: int = 10
+    episodes_per_round: int = 16
+    """N: episodes collected between behaviour-cloning rounds."""
+    bc_steps_per_round: int = 100
+    bc_translate: float = 0.08
+    """BC translation augmentation (metres, see ``BCConfig.translate``). The demonstrations
+    are the sampled actions that happened to succeed (grasps scatter ~12 mm around the cube);
+    without it the policy learned that scatter: in Triple Stack 40-50% of its greedy grasps
+    and places on held-out states were > 12 mm off the target cube, and a grasp that far off
+    can tilt the cube in the hand so that the next place topples (docs/results.md)."""
+    batch_size: int = 128
+    lr: float = 1e-3
+    explore_eps: float = 0.1
+    """Floor of the per-goal, count-based probability of a uniform random action."""
+    set_down_exploring: bool = True
+    """While exploring, set a cube held against the plan down on a free spot (False: the
+    policy acts with it in hand, as the paper's agent; greedy acting always sets it down).
+    ``langstack reproduce reuse`` collects with False: see ``experiments.collect_infer.agent``."""
+    eval_every: int = 2_000
+    """Env steps between curve evaluations."""
+    eval_episodes: int = 20
+    final_eval_episodes: int = 100
+    target_success: float | None = 0.95
+    """Stop early once a curve evaluation reaches this success rate and a confirmation on
+    ``confirm_episodes`` other fresh seeds agrees (None: always spend the budget)."""
+    min_env_steps: int = 0
+    """No early stop before this many env steps: the run keeps collecting after it reached
+    ``target_success`` (an earlier task of ``langstack reproduce reuse`` whose episodes a later
+    task imports; the learning curve and its steps to 50% are unchanged)."""
+    confirm_episodes: int = 50
+    """A 20-episode curve point is noisy (0.95 there was 0.73 on 100 episodes): before an
+    early stop, the same weights are evaluated on this many other fresh seeds."""
+    d_model: int = 96
+    n_layers: int = 2
+    detector_path: str | None = None
+    video: bool = True
+    reuse_from: tuple[str, ...] = ()
+    """Run or episode-store dirs of earlier tasks whose episodes are re-scored against this
+    task's sub-goals and imported (the paper's lifelong data reuse, Sec. 5.2)."""
+
+    also: tuple[str, ...] = ()
+    """Further instructions learned in the same run (one multi-skill policy): episodes and
+    eval seeds rotate over ``task`` and these; the success rate is over all of them."""
+
+    def __post_init__(self) -> None:
+        self.reuse_from = tuple(self.reuse_from)  # a list when read back from config.json
+        self.also = tuple(self.also)
+        if self.also and self.agent == "baseline":
+            raise ValueError("--also (several instructions) needs --agent framework: the "
+                             "baseline learns one task from its env reward")
+        if self.reuse_from and self.agent == "baseline":
+            raise ValueError("--reuse-from needs --agent framework: the baseline has no "
+                             "sub-goals to re-score against")
