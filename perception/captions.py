@@ -1,16 +1,24 @@
 """The sub-goal captions vocabulary: the one home of the paper's caption templates.
 
 The planner emits exactly these strings, the detector scores exactly these strings and the
-agent pursues them. Each caption also names the ground-truth predicate it describes
-(``grasping(red)``, ``on_top(red,blue)``), the key under which ``sim`` reports it in
-``info["predicates"]``; only evaluation and the oracle detector read those.
+agent pursues them. The objects are the world's (``sim.objects.COLORS``, re-exported here as
+part of the vocabulary). Each caption also names the ground-truth predicate it describes, by
+the key under which ``sim`` reports it in ``info["predicates"]`` (``sim.predicates``); only
+evaluation and the oracle detector read those.
 """
 from __future__ import annotations
 
 import re
 from itertools import permutations
 
-COLORS: tuple[str, ...] = ("red", "green", "blue")
+from sim.objects import COLORS
+from sim.predicates import grasping_key, on_top_key
+
+__all__ = [
+    "CAPTIONS", "COLORS", "GRASP_CAPTIONS", "GRASP_RE", "GRASP_TEMPLATE", "ON_TOP_CAPTIONS",
+    "ON_TOP_RE", "ON_TOP_TEMPLATE", "caption_to_predicate", "captions_from_predicates",
+    "check_caption", "grasp_caption", "on_top_caption", "predicate_to_caption",
+]
 
 GRASP_TEMPLATE = "the robot is grasping the {x} object"
 ON_TOP_TEMPLATE = "the {x} object is on top of the {y} object"
@@ -45,8 +53,8 @@ ON_TOP_CAPTIONS: tuple[str, ...] = tuple(on_top_caption(x, y) for x, y in permut
 CAPTIONS: tuple[str, ...] = GRASP_CAPTIONS + ON_TOP_CAPTIONS
 """All 9 captions, in a fixed order (grasp red/green/blue, then on-top pairs)."""
 
-_PREDICATES: dict[str, str] = {grasp_caption(c): f"grasping({c})" for c in COLORS} | {
-    on_top_caption(x, y): f"on_top({x},{y})" for x, y in permutations(COLORS, 2)
+_PREDICATES: dict[str, str] = {grasp_caption(c): grasping_key(c) for c in COLORS} | {
+    on_top_caption(x, y): on_top_key(x, y) for x, y in permutations(COLORS, 2)
 }
 _CAPTIONS_BY_PREDICATE: dict[str, str] = {v: k for k, v in _PREDICATES.items()}
 

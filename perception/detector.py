@@ -231,7 +231,7 @@ class Detector:
         import open_clip
         from safetensors.torch import load_file
 
-        from perception.factory import ModelSpec, _quiet_open_clip, register_configs
+        from perception.factory import ModelSpec, quiet_open_clip, register_configs
 
         p = Path(path)
         if not (p / CONFIG_FILE).is_file() or not (p / WEIGHTS_FILE).is_file():
@@ -247,7 +247,7 @@ class Detector:
             _register_config(cfg["model_name"], cfg["model_config"])
         state = load_file(str(p / WEIGHTS_FILE), device="cpu")
         cap_emb = state.pop(CAPTION_EMB_KEY, None)
-        with _quiet_open_clip():
+        with quiet_open_clip():
             model = open_clip.create_model(cfg["model_name"], pretrained=None, device="cpu",
                                            force_image_size=cfg["image_size"])
         model.load_state_dict(state, strict=True)

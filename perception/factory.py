@@ -29,6 +29,12 @@ DEFAULT_PRETRAINED: tuple[tuple[str, str], ...] = (
     ("ViT-B-16", "laion2b_s34b_b88k"),
 )
 """(model, tag) pairs looked up in the local caches when no weights are named explicitly."""
+ENV_MODEL = "LANGSTACK_CLIP_MODEL"
+ENV_PRETRAINED = "LANGSTACK_CLIP_PRETRAINED"
+ENV_PATH_MODEL = "ViT-B-32"
+"""The model of a checkpoint path in ``LANGSTACK_CLIP_PRETRAINED`` without ``LANGSTACK_CLIP_MODEL``."""
+ENV_FORM = ("MODEL:TAG (an open_clip model and one of its pretrained tags, e.g. "
+            "ViT-B-32:laion2b_s34b_b79k) or the path of a checkpoint file")
 
 _registered = False
 
@@ -61,8 +67,9 @@ def register_configs() -> None:
 
 
 @contextmanager
-def _quiet_open_clip() -> Iterator[None]:
-    """open_clip logs a warning for every randomly initialised model; that is intended here."""
+def quiet_open_clip() -> Iterator[None]:
+    """Silence logging warnings inside the block: open_clip logs one for every randomly
+    initialised model, which is intended here."""
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
@@ -159,7 +166,7 @@ def create_model(name: str = EMBEDDED_MODEL, pretrained: str | None = None, *,
         if tag_cfg.get("quick_gelu"):
             kwargs["force_quick_gelu"] = True
         pretrained = path
-    with _quiet_open_clip():
+    with quiet_open_clip():
         model, _, _ = open_clip.create_model_and_transforms(
             name, pretrained=pretrained, device=device, cache_dir=cache_dir, **kwargs)
     pp = model.visual.preprocess_cfg
@@ -175,14 +182,18 @@ def find_pretrained(candidates: tuple[tuple[str, str], ...] | None = None,
                     cache_dir: str | None = None) -> tuple[str, str] | None:
     """The first (model, tag_or_path) whose weights are on this machine, or None.
 
-    ``LANGSTACK_CLIP_MODEL`` / ``LANGSTACK_CLIP_PRETRAINED`` (a tag or checkpoint path), if
-    set, are tried first.
+    Weights named by the environment (:func:`pretrained_from_env`) are the only candidate
+    when set: if they are malformed (ValueError) or missing (:class:`PretrainedWeightsMissing`),
+    that is an error naming the variable, never a silent fallback.
     """
+    named = pretrained_from_env()
+    if named is not None:
+        try:
+            resolve_pretrained(*named, cache_dir)
+        except PretrainedWeightsMissing as exc:
+            raise PretrainedWeightsMissing(f"{ENV_PRETRAINED}: {exc}") from None
+        return named
     candidates = DEFAULT_PRETRAINED if candidates is None else candidates
-    env_model = os.environ.get("LANGSTACK_CLIP_MODEL")
-    env_pre = os.environ.get("LANGSTACK_CLIP_PRETRAINED")
-    if env_model and env_pre:
-        candidates = ((env_model, env_pre),) + tuple(candidates)
     for name, pre in candidates:
         try:
             resolve_pretrained(name, pre, cache_dir)
@@ -190,6 +201,50 @@ def find_pretrained(candidates: tuple[tuple[str, str], ...] | None = None,
             continue
         return name, pre
     return None
+
+
+def pretrained_from_env() -> tuple[str, str] | None:
+    """(model, tag or checkpoint path) named by ``LANGSTACK_CLIP_PRETRAINED``, or None if unset.
+
+    The value is ``MODEL:TAG`` or a checkpoint path (its model: ``LANGSTACK_CLIP_MODEL``,
+    default ``ViT-B-32``); a bare TAG is accepted with ``LANGSTACK_CLIP_MODEL`` set. Anything
+    else is a ValueError naming the variable and the expected form.
+    """
+    pre = os.environ.get(ENV_PRETRAINED, "").strip()
+    model = os.environ.get(ENV_MODEL, "").strip()
+    if not pre:
+        if model:
+            raise ValueError(f"{ENV_MODEL}={model!r} is set without {ENV_PRETRAINED}; set "
+                             f"{ENV_PRETRAINED} to {ENV_FORM}")
+        return None
+    if os.path.isfile(pre):
+        return model or ENV_PATH_MODEL, pre
+    name, sep, tag = pre.partition(":")
+    if sep:
+        if model and model != name:
+            raise ValueError(f"{ENV_PRETRAINED}={pre!r} names model {name!r} but {ENV_MODEL} "
+                             f"is {model!r}")
+        _check_env_tag(name, tag, pre)
+        return name, tag
+    if model:
+        _check_env_tag(model, pre, pre)
+        return model, pre
+    raise ValueError(f"{ENV_PRETRAINED}={pre!r} is neither an existing file nor MODEL:TAG; "
+                     f"expected {ENV_FORM}")
+
+
+def _check_env_tag(name: str, tag: str, value: str) -> None:
+    """ValueError unless ``name`` is an open_clip model and ``tag`` one of its tags."""
+    import open_clip
+
+    register_configs()
+    if name not in open_clip.list_models():
+        raise ValueError(f"{ENV_PRETRAINED}={value!r}: unknown open_clip model {name!r}; "
+                         f"expected {ENV_FORM}")
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    if tag not in tags:
+        raise ValueError(f"{ENV_PRETRAINED}={value!r}: {tag!r} is not a pretrained tag of "
+                         f"{name} (tags: {', '.join(tags) or 'none'}); expected {ENV_FORM}")
 
 
 def tokenizer(name: str, context_length: int | None = None) -> Any:

@@ -1,8 +1,9 @@
 """Getting a detector: a given checkpoint, the cached one, or build it on first use.
 
-``load_detector()`` (no path) looks for pretrained CLIP weights on this machine first (a
-checkpoint named by ``LANGSTACK_CLIP_MODEL``/``LANGSTACK_CLIP_PRETRAINED`` or a warm
-open_clip cache for :data:`perception.factory.DEFAULT_PRETRAINED`) and fine-tunes them on
+``load_detector()`` (no path) looks for pretrained CLIP weights on this machine first (the
+weights ``LANGSTACK_CLIP_PRETRAINED`` names, ``MODEL:TAG`` or a checkpoint path, an error if
+malformed or missing; else a warm open_clip cache for
+:data:`perception.factory.DEFAULT_PRETRAINED`) and fine-tunes them on
 in-domain frames; without weights it falls back to the **embedded default**: the project's
 small CLIP config trained from scratch on simulator frames. Either is built once (with
 progress bars) and cached under ``platformdirs.user_cache_dir("langstack")/detector/``;
@@ -72,9 +73,9 @@ def default_detector_dir(model: str = EMBEDDED_MODEL, pretrained: str | None = N
 
 
 def _train_config_default() -> Any:
-    from perception.train import TrainConfig
+    from perception.train import DetectorTrainConfig
 
-    return TrainConfig(target_precision=CALIBRATION_TARGET)
+    return DetectorTrainConfig(target_precision=CALIBRATION_TARGET)
 
 
 @dataclass
@@ -98,15 +99,15 @@ class BuildConfig:
     workers: int = 2
     """Processes generating frames."""
     train: Any = field(default_factory=_train_config_default)
-    """A perception.train.TrainConfig."""
+    """A perception.train.DetectorTrainConfig."""
 
 
 def pretrained_train_config() -> Any:
     """Fine-tuning settings for pretrained CLIP weights (small lr, few epochs)."""
-    from perception.train import TrainConfig
+    from perception.train import DetectorTrainConfig
 
-    return TrainConfig(epochs=4, lr=1e-5, warmup_steps=20, batch_size=32, weight_decay=0.1,
-                       target_precision=CALIBRATION_TARGET)
+    return DetectorTrainConfig(epochs=4, lr=1e-5, warmup_steps=20, batch_size=32,
+                               weight_decay=0.1, target_precision=CALIBRATION_TARGET)
 
 
 def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,

@@ -37,7 +37,7 @@ from perception.factory import ModelSpec, tokenizer
 
 
 @dataclass
-class TrainConfig:
+class DetectorTrainConfig:
     """Optimisation settings (the defaults build the embedded default)."""
 
     epochs: int = 30
@@ -94,7 +94,7 @@ def _resized_views(frames: np.ndarray, image_size: int, chunk: int = 256) -> tor
 
 
 def _images(views: torch.Tensor, spec: ModelSpec, gen: torch.Generator | None,
-            cfg: TrainConfig) -> torch.Tensor:
+            cfg: DetectorTrainConfig) -> torch.Tensor:
     """uint8 ``(B, C, 3, S, S)`` -> normalised ``(B*C, 3, S, S)``, augmented when gen is given."""
     x = views.flatten(0, 1).float().div_(255)  # (B*C, 3, S, S)
     if gen is not None:
@@ -160,7 +160,7 @@ def _token_embeddings(model: Any) -> list[torch.nn.Parameter]:
             if o is not None and isinstance(getattr(o, "token_embedding", None), torch.nn.Embedding)]
 
 
-def _lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+def _lr_at(step: int, total: int, cfg: DetectorTrainConfig) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
@@ -168,7 +168,7 @@ def _lr_at(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 def train_detector(model: Any, spec: ModelSpec, train: FrameSet, val: FrameSet,
-                   cfg: TrainConfig = TrainConfig(), progress: bool = True,
+                   cfg: DetectorTrainConfig | None = None, progress: bool = True,
                    device: str = "cpu") -> Detector:
     """Train ``model`` on ``train``, calibrate gamma on ``val``; returns the Detector.
 
@@ -176,6 +176,7 @@ def train_detector(model: Any, spec: ModelSpec, train: FrameSet, val: FrameSet,
     """
     from tqdm import tqdm
 
+    cfg = cfg or DetectorTrainConfig()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)

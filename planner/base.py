@@ -5,11 +5,15 @@ from typing import Protocol, runtime_checkable
 
 from perception.captions import COLORS
 
+TOWER_BOTTOM_TO_TOP: tuple[str, ...] = ("blue", "green", "red")
+"""The grammar planner's Triple Stack: green on blue, then red on green."""
+_BOTTOM, _MIDDLE, _TOP = TOWER_BOTTOM_TO_TOP
+
 UNDERSTOOD = (
     f"understood: colours {', '.join(COLORS)}; objects named 'object', 'block', 'cube' or 'one' "
     "(e.g. 'the red block', 'the blue one', 'it'); 'grasp / pick up / grab X'; "
     "'stack / put / place / set / move X on (top of) / onto Y'; "
-    "'stack all three objects' (a tower: blue at the bottom, then green, then red); "
+    f"'stack all three objects' (a tower: {_BOTTOM} at the bottom, then {_MIDDLE}, then {_TOP}); "
     "steps joined by 'then', 'and then', commas or 'first ... then ...' "
     "(e.g. 'pick up the red cube, then put it on the blue cube')"
 )

@@ -12,11 +12,8 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 
 from perception.captions import COLORS, grasp_caption, on_top_caption
-from planner.base import UNDERSTOOD, InstructionError
+from planner.base import TOWER_BOTTOM_TO_TOP, UNDERSTOOD, InstructionError
 from planner.lexicon import VERB_KINDS, Tok, tag, tokenize
-
-TOWER_BOTTOM_TO_TOP: tuple[str, ...] = ("blue", "green", "red")
-"""The canonical Triple Stack: green on blue, then red on green."""
 
 Action = tuple[str, ...]  # ("grasp", x) or ("stack", x, y)
 
@@ -204,7 +201,8 @@ def _interpret(instruction: str, clause: _Clause, state: _State) -> list[Action]
     if not refs:
         return _triple(refuse, verbs, markers, bare_noun, "on" in shape, restating, state)
     if markers & {"TRIPLE", "TOWER"} and shape != ["ref", "on", "ref", "on", "ref"]:
-        raise refuse("a tower of all three objects is always built blue (bottom), green, red (top); "
+        b, m, t = TOWER_BOTTOM_TO_TOP
+        raise refuse(f"a tower of all three objects is always built {b} (bottom), {m}, {t} (top); "
                      "for another order list the steps, e.g. 'stack red on green, then blue on red'")
     x = refs[0]
     if shape == ["ref"]:

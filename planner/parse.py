@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from perception.captions import check_caption, grasp_caption, on_top_caption
+from perception.captions import (
+    GRASP_TEMPLATE, ON_TOP_TEMPLATE, check_caption, grasp_caption, on_top_caption,
+)
 from planner.base import PlanParseError
 
 SEPARATOR = "; "
@@ -22,7 +24,7 @@ _SPLIT = re.compile(r"[;\n]|\s(?=\d+\s*[.)]\s)")
 _NUMBERING = re.compile(r"^\s*(?:\d+\s*[.):]|[-*\u2022])\s*")
 _ARTICLES = {"the", "a", "an"}
 _NOUNS = {"object", "block", "cube", "one"}
-_FORMS = "'the robot is grasping the X object' or 'the X object is on top of the Y object'"
+_FORMS = f"'{GRASP_TEMPLATE.format(x='X')}' or '{ON_TOP_TEMPLATE.format(x='X', y='Y')}'"
 
 
 def format_plan(captions: Sequence[str]) -> str:

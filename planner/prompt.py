@@ -1,18 +1,20 @@
 """The few-shot prompt of the paper: environment, request, two worked examples, the task."""
 from __future__ import annotations
 
-from perception.captions import grasp_caption, on_top_caption
+from perception.captions import (
+    COLORS, GRASP_TEMPLATE, ON_TOP_TEMPLATE, grasp_caption, on_top_caption,
+)
 from planner.parse import format_plan
 
+_OBJECTS = ", ".join(f"a {c} object" for c in COLORS[:-1]) + f" and a {COLORS[-1]} object"
 ENVIRONMENT = (
-    "A robot arm is in front of a table with three objects on it: a red object, a green object "
-    "and a blue object. The robot can grasp one object at a time and put the object it holds "
-    "on top of another object."
+    f"A robot arm is in front of a table with three objects on it: {_OBJECTS}. The robot can "
+    "grasp one object at a time and put the object it holds on top of another object."
 )
 REQUEST = (
     "List the sub-goals that complete the task, in order, as a numbered list separated by "
-    "semicolons. Use only sentences of the form 'the robot is grasping the X object' and "
-    "'the X object is on top of the Y object'."
+    f"semicolons. Use only sentences of the form '{GRASP_TEMPLATE.format(x='X')}' and "
+    f"'{ON_TOP_TEMPLATE.format(x='X', y='Y')}'."
 )
 EXAMPLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (

@@ -10,10 +10,11 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
+
+from sim.cameras import CameraView
 
 
 @contextlib.contextmanager
@@ -42,21 +43,12 @@ SOLVER_ITERATIONS = 25
 contact-rich steps run ~25% faster."""
 
 
-@dataclass(frozen=True)
-class CameraView:
-    """A fixed pinhole camera: where it is, what it looks at, and its field of view."""
-
-    eye: tuple[float, float, float]
-    target: tuple[float, float, float]
-    fov_deg: float = 50.0
-    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
-
-
 class Bullet:
     """A headless physics client with named bodies.
 
     Args:
-        egl: try the EGL hardware renderer plugin (falls back to TinyRenderer silently).
+        egl: try the EGL hardware renderer plugin (falls back to TinyRenderer, saying so once
+            per process on stderr).
     """
 
     def __init__(self, egl: bool = False) -> None:
@@ -281,14 +273,30 @@ class Bullet:
             pass
 
     def _try_egl(self) -> None:
+        reason = "the eglRenderer plugin is not installed"
         try:
             import pkgutil
 
             egl = pkgutil.get_loader("eglRenderer")
-            if egl is None:
-                return
-            plugin = self._client.loadPlugin(egl.get_filename(), "_eglRendererPlugin")
-            if plugin >= 0:
-                self._renderer = p.ER_BULLET_HARDWARE_OPENGL
-        except Exception:  # EGL is optional; TinyRenderer always works headless
-            self._renderer = p.ER_TINY_RENDERER
+            if egl is not None:
+                plugin = self._client.loadPlugin(egl.get_filename(), "_eglRendererPlugin")
+                if plugin >= 0:
+                    self._renderer = p.ER_BULLET_HARDWARE_OPENGL
+                    return
+                reason = "the eglRenderer plugin did not load"
+        except Exception as exc:  # EGL is optional; TinyRenderer always works headless
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        self._renderer = p.ER_TINY_RENDERER
+        _egl_fallback(reason)
+
+
+_egl_warned = False
+
+
+def _egl_fallback(reason: str) -> None:
+    """Say once per process that EGL was asked for and TinyRenderer is used instead."""
+    global _egl_warned
+    if not _egl_warned:
+        _egl_warned = True
+        print(f"sim: EGL rendering unavailable ({reason}); using TinyRenderer", file=sys.stderr,
+              flush=True)

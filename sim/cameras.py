@@ -6,7 +6,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sim.bullet import CameraView
+
+@dataclass(frozen=True)
+class CameraView:
+    """A fixed pinhole camera: where it is, what it looks at, and its field of view."""
+
+    eye: tuple[float, float, float]
+    target: tuple[float, float, float]
+    fov_deg: float = 50.0
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
 
 FRONT = CameraView(eye=(0.86, 0.0, 0.40), target=(0.48, 0.0, 0.08), fov_deg=45.0)
 """Looks at the table from the side opposite the robot."""

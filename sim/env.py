@@ -18,7 +18,7 @@ from gymnasium import spaces
 from sim.cameras import VisualConfig
 from sim.motion import MotionFrames, ShadowWorld
 from sim.objects import Workspace
-from sim.tasks import Task, task_from_instruction
+from sim.tasks import Task, TaskParser, named_task
 from sim.world import Scene, World
 
 STATE_DIM = 13
@@ -52,14 +52,18 @@ class StackingEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, task: Task | str | None = None, config: EnvConfig | None = None,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, task_parser: TaskParser | None = None) -> None:
+        """``task``: a Task, or an instruction that ``task_parser`` reads (default
+        :func:`sim.tasks.named_task`: sim's own instructions only; pass the planner's reader,
+        ``experiments.collect_infer.tasks.task_parser()``, for any other phrasing)."""
         self.config = config or EnvConfig()
         if self.config.horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {self.config.horizon}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
-        self.task: Task | None = task_from_instruction(task) if isinstance(task, str) else task
+        self.task_parser = task_parser or named_task
+        self.task: Task | None = self.task_parser(task) if isinstance(task, str) else task
         self.world = World(self.config.visual, self.config.workspace, egl=self.config.egl)
         ws = self.config.workspace
         self.action_space = spaces.Box(ws.action_low, ws.action_high, dtype=np.float32)
@@ -80,8 +84,7 @@ class StackingEnv(gym.Env):
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        if options and "instruction" in options:
-            self.task = task_from_instruction(options["instruction"])
+        self.task = self._task_from(options or {}) or self.task
         if self.task is None:
             raise ValueError("this env has no task: pass options={'instruction': ...} to reset()")
         self._invalidate_motion()
@@ -129,6 +132,19 @@ class StackingEnv(gym.Env):
         self.world.close()
 
     # ------------------------------------------------------------------ helpers
+    def _task_from(self, options: dict[str, Any]) -> Task | None:
+        """The task ``reset`` options give: ``{"task": Task}``, ``{"instruction": text,
+        "goal": [predicate keys]}``, or ``{"instruction": text}`` (read by the task parser)."""
+        if "task" in options:
+            if not isinstance(options["task"], Task):
+                raise ValueError(f"options['task'] must be a sim Task, got {options['task']!r}")
+            return options["task"]
+        if "instruction" not in options:
+            return None
+        if "goal" in options:
+            return Task.from_goal(options["instruction"], options["goal"])
+        return self.task_parser(options["instruction"])
+
     def scene(self) -> Scene:
         """True scene state (for the scripted expert and evaluation)."""
         return self.world.scene()
@@ -199,6 +215,6 @@ class StackingEnv(gym.Env):
 
 
 def make_env(task: Task | str | None = None, config: EnvConfig | None = None,
-             render_mode: str | None = None) -> StackingEnv:
+             render_mode: str | None = None, task_parser: TaskParser | None = None) -> StackingEnv:
     """A StackingEnv for a task or instruction (unwrapped: no gym wrappers)."""
-    return StackingEnv(task, config, render_mode=render_mode)
+    return StackingEnv(task, config, render_mode=render_mode, task_parser=task_parser)

@@ -10,6 +10,7 @@ import numpy as np
 
 from sim.env import StackingEnv
 from sim.objects import COLORS
+from sim.predicates import on_top_key
 from sim.tasks import Task
 from sim.world import Scene
 
@@ -24,7 +25,7 @@ def expert_action(env: StackingEnv) -> np.ndarray:
     assert env.task is not None, "reset() the env first"
     scene = env.scene()
     pairs = target_pairs(env.task, scene)
-    grasp_goal = next((g[9:-1] for g in env.task.goals if g.startswith("grasping(")), None)
+    grasp_goal = env.task.grasp
     if scene.held is not None:
         for x, y in pairs:
             if x == scene.held and _ready(scene, pairs, y) and scene.above(y) is None:
@@ -68,8 +69,7 @@ def target_pairs(task: Task, scene: Scene) -> list[tuple[str, str]]:
                 c = next(c for c in COLORS if c not in (a, b))
                 return [(a, b), (c, a)]
         return list(DEFAULT_TOWER)
-    pairs = [tuple(g[7:-1].split(",")) for g in task.goals if g.startswith("on_top(")]
-    return _bottom_up(pairs)  # type: ignore[arg-type]
+    return _bottom_up(list(task.stacks))
 
 
 def _bottom_up(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -84,7 +84,7 @@ def _bottom_up(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _satisfied(scene: Scene, pairs: list[tuple[str, str]], x: str, y: str) -> bool:
-    return scene.predicates[f"on_top({x},{y})"] and _ready(scene, pairs, y)
+    return scene.predicates[on_top_key(x, y)] and _ready(scene, pairs, y)
 
 
 def _ready(scene: Scene, pairs: list[tuple[str, str]], y: str) -> bool:

@@ -1,17 +1,22 @@
 """Ground-truth predicates computed from the simulator: ``grasping(X)`` and ``on_top(X,Y)``.
 
+The one home of the predicate keys (``perception.captions`` maps its captions onto them).
 These are for evaluation, data captioning and the oracle detector only; the framework agent
-never reads them. Keys match ``perception.captions.caption_to_predicate``.
+never reads them.
 """
 from __future__ import annotations
 
 from itertools import permutations
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.bullet import Bullet
 from sim.objects import COLORS
-from sim.robot import FINGER_JOINTS, Panda
+
+if TYPE_CHECKING:  # the keys above the physics need no pybullet: captions and planner read them
+    from sim.bullet import Bullet
+    from sim.robot import Panda
+
 
 def grasping_key(x: str) -> str:
     """Predicate key ``grasping(x)``."""
@@ -25,6 +30,17 @@ def on_top_key(x: str, y: str) -> str:
 
 PREDICATE_KEYS: tuple[str, ...] = tuple(grasping_key(c) for c in COLORS) + tuple(
     on_top_key(x, y) for x, y in permutations(COLORS, 2))
+"""All 9 keys, in a fixed order (grasping red/green/blue, then the on-top pairs)."""
+
+_PARTS: dict[str, tuple[str, ...]] = {grasping_key(c): ("grasping", c) for c in COLORS} | {
+    on_top_key(x, y): ("on_top", x, y) for x, y in permutations(COLORS, 2)}
+
+
+def key_parts(key: str) -> tuple[str, ...]:
+    """``("grasping", x)`` or ``("on_top", x, y)`` of a predicate key; ValueError if unknown."""
+    if key not in _PARTS:
+        raise ValueError(f"unknown predicate {key!r}; predicates are: {', '.join(PREDICATE_KEYS)}")
+    return _PARTS[key]
 
 
 def held_cubes(bullet: Bullet, robot_name: str, size: float) -> set[str]:
@@ -35,6 +51,8 @@ def held_cubes(bullet: Bullet, robot_name: str, size: float) -> set[str]:
     hand, and the cameras show the arm holding them). A clamped cube is held if it touches
     neither the table nor a cube at least half a cube-height below it (that one supports it).
     """
+    from sim.robot import FINGER_JOINTS
+
     touch = {c: {j for j in FINGER_JOINTS if bullet.in_contact(robot_name, c, link_a=j)}
              for c in COLORS}
     clamped = {c for c in COLORS if len(touch[c]) == len(FINGER_JOINTS)}

@@ -1,29 +1,20 @@
 """Tasks: what counts as success, and the instruction that names it.
 
-A task is a conjunction of ground-truth predicates that must hold together after a step
-("stack red on blue": ``on_top(red,blue)``), or Triple Stack (any tower of the three cubes).
-``task_from_instruction`` reads the task family in its plain forms; the planner (``planner/``)
-is the component that understands open phrasing.
+A task is its goal -- ground-truth predicates that must hold together after a step ("stack red
+on blue": ``on_top(red,blue)``) -- or Triple Stack (any tower of the three cubes), with the
+instruction that names it. sim reads no free text: its own tasks (one gymnasium id each) are
+found by their exact instructions (:func:`named_task`), and any other task is built from its
+goal (:meth:`Task.from_goal`). Reading other phrasings is the planner's job; ``experiments``
+turns its decomposition into a goal (``experiments.collect_infer.tasks.task_for``).
 """
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import permutations
 
 from sim.objects import COLORS
-from sim.predicates import grasping_key, on_top_key
-
-_NOUN = r"(?:\s+(?:object|block|cube|one))?"
-_COLOR = r"(?:the\s+)?(red|green|blue)" + _NOUN
-_GRASP_RE = re.compile(rf"^(?:grasp|pick up|pick|grab)\s+{_COLOR}$")
-_STACK_RE = re.compile(
-    rf"^(?:(?:stack|put|place)\s+)?{_COLOR}\s+(?:on top of|onto|on)\s+{_COLOR}$")
-_TRIPLE_RE = re.compile(r"^stack all(?: the)? three(?: objects| blocks| cubes)?$")
-_SPLIT_RE = re.compile(r"\s*(?:,\s*and then|,\s*then|\band then\b|\bthen\b|,)\s*")
-
-UNDERSTOOD = ("'grasp the red object', 'stack the red object on top of the blue object', "
-              "'stack all three objects', or steps joined by 'then' (colours: red, green, blue)")
+from sim.predicates import grasping_key, key_parts, on_top_key
 
 
 @dataclass(frozen=True)
@@ -38,12 +29,37 @@ class Task:
     triple: bool = False
     optimal_steps: int = 1
 
+    @classmethod
+    def from_goal(cls, instruction: str, goal: Iterable[str]) -> Task:
+        """The task of reaching ``goal`` (predicate keys that must hold together), named
+        ``instruction``; ValueError for an unknown key or a goal that cannot hold at once."""
+        if isinstance(goal, str):
+            raise ValueError(f"a goal is a list of predicate keys, got the string {goal!r}")
+        goals = tuple(dict.fromkeys(goal))
+        _check_goal(goals)
+        steps = sum(2 if key_parts(k)[0] == "on_top" else 1 for k in goals)
+        return cls(instruction.strip(), goals, optimal_steps=steps)
+
+    @property
+    def stacks(self) -> tuple[tuple[str, str], ...]:
+        """The ``(x, y)`` of each ``on_top(x,y)`` of the goal, in goal order."""
+        return tuple((p[1], p[2]) for p in map(key_parts, self.goals) if p[0] == "on_top")
+
+    @property
+    def grasp(self) -> str | None:
+        """The object the goal has the robot hold, if any."""
+        return next((p[1] for p in map(key_parts, self.goals) if p[0] == "grasping"), None)
+
     def success(self, predicates: dict[str, bool]) -> bool:
         """Whether the task is solved in a scene with these ground-truth predicates."""
         if self.triple:
             return any(predicates[on_top_key(a, b)] and predicates[on_top_key(b, c)]
                        for a, b, c in permutations(COLORS, 3))
         return all(predicates[g] for g in self.goals)
+
+
+TaskParser = Callable[[str], Task]
+"""Reads an instruction into a Task (the env's default: :func:`named_task`)."""
 
 
 def grasp_task(x: str) -> Task:
@@ -67,37 +83,63 @@ def triple_stack_task() -> Task:
     return Task("stack all three objects", triple=True, optimal_steps=4)
 
 
-def task_from_instruction(instruction: str) -> Task:
-    """The task an instruction names; raises ValueError (saying what is understood) otherwise."""
-    if not isinstance(instruction, str) or not instruction.strip():
-        raise ValueError(f"empty instruction; understood: {UNDERSTOOD}")
-    text = re.sub(r"[.!?]+$", "", " ".join(instruction.lower().split()))
-    parts = [p for p in _SPLIT_RE.split(text) if p]
-    tasks = [_single(p, instruction) for p in parts]
-    if len(tasks) == 1:
-        return tasks[0]
-    if any(t.triple for t in tasks):
-        raise ValueError(f"'stack all three objects' cannot be part of a sequence: {instruction!r}")
-    goals: list[str] = []
-    for i, t in enumerate(tasks):
-        last = i == len(tasks) - 1
-        goals += [g for g in t.goals if g.startswith("on_top") or last]
-    if not goals:
-        raise ValueError(f"a sequence must stack something: {instruction!r}")
-    return Task(instruction.strip(), tuple(dict.fromkeys(goals)),
-                optimal_steps=sum(t.optimal_steps for t in tasks))
+def canonical_tasks() -> tuple[Task, ...]:
+    """sim's own tasks, one gymnasium id each: Grasp X (3), Stack X on Y (6), Triple Stack."""
+    return (*(grasp_task(x) for x in COLORS),
+            *(stack_task(x, y) for x, y in permutations(COLORS, 2)), triple_stack_task())
 
 
-def _single(part: str, whole: str) -> Task:
-    if _TRIPLE_RE.match(part):
-        return triple_stack_task()
-    if m := _GRASP_RE.match(part):
-        return grasp_task(m.group(1))
-    if m := _STACK_RE.match(part):
-        return stack_task(m.group(1), m.group(2))
-    raise ValueError(f"cannot read {part!r} in instruction {whole!r}; understood: {UNDERSTOOD}")
+def canonical_task(instruction: str) -> Task | None:
+    """The task of :func:`canonical_tasks` whose instruction this is (ignoring case, spacing
+    and a final full stop), else None."""
+    text = " ".join(instruction.lower().split()).rstrip(".")
+    return next((t for t in canonical_tasks() if t.instruction == text), None)
+
+
+def named_task(instruction: str) -> Task:
+    """:func:`canonical_task`, or a ValueError that lists sim's instructions and the other ways
+    to give a task."""
+    if not isinstance(instruction, str):
+        raise ValueError(f"an instruction is a string, got {type(instruction).__name__}")
+    task = canonical_task(instruction)
+    if task is None:
+        own = "; ".join(repr(t.instruction) for t in canonical_tasks())
+        raise ValueError(
+            f"the env reads only its own instructions, not {instruction!r}: give it a "
+            "task_parser (experiments.collect_infer.tasks.task_parser reads any instruction "
+            "the planner reads), a Task, or reset(options={'instruction': ..., 'goal': "
+            f"[predicate keys]}}); its own instructions are {own}")
+    return task
 
 
 def _check(color: str) -> None:
     if color not in COLORS:
         raise ValueError(f"unknown colour {color!r}; colours: {', '.join(COLORS)}")
+
+
+def _check_goal(goals: tuple[str, ...]) -> None:
+    """A goal that one scene can satisfy: one grasp at most, towers without branches or loops."""
+    if not goals:
+        raise ValueError("a task needs a goal: at least one predicate that must hold")
+    parts = [key_parts(k) for k in goals]
+    held = {p[1] for p in parts if p[0] == "grasping"}
+    below: dict[str, str] = {}
+    possible = len(held) <= 1
+    for _, x, y in (p for p in parts if p[0] == "on_top"):
+        possible &= x not in below and y not in below.values() and not held & {x, y}
+        below[x] = y
+    if not possible or _has_loop(below):
+        raise ValueError(f"the goal {', '.join(goals)} cannot hold in one scene")
+
+
+def _has_loop(below: dict[str, str]) -> bool:
+    """Whether following ``x -> the object under x`` ever returns to where it started."""
+    for start in below:
+        c = below[start]
+        for _ in range(len(below)):
+            if c == start:
+                return True
+            if c not in below:
+                break
+            c = below[c]
+    return False

@@ -1,4 +1,4 @@
-"""``langstack bench perception``: batched detector scoring throughput (frames/s).
+"""Batched detector scoring throughput in frames/s (``langstack bench perception``).
 
 A frame is one simulator instant: both 128x128 camera views. Scoring a frame means
 embedding both views and computing the 9 caption scores (``Detector.scores``). Frames are
@@ -6,70 +6,52 @@ random uint8 images (content does not change the compute); the first batch is a 
 """
 from __future__ import annotations
 
-import argparse
-import os
 import time
-from typing import Any
-
-from experiments.cli.util import UsageError, add_json_flag, emit, positive_int, say
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see experiments/commands/perception.py
+from typing import Any, Callable
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``langstack bench perception``."""
-    parser.add_argument("--detector", default=None,
-                        help="detector checkpoint directory (default: the cached default, "
-                             "built on first use)")
-    parser.add_argument("--batch", type=positive_int, default=256, help="frames per batch (256)")
-    parser.add_argument("--frames", type=positive_int, default=2048,
-                        help="frames scored after the warm-up batch (2048)")
-    parser.add_argument("--threads", type=positive_int, default=2, help="torch threads (2)")
-    parser.add_argument("--image-size", type=positive_int, default=128,
-                        help="camera image side in pixels (128, as the simulator renders)")
-    parser.add_argument("--cameras", type=positive_int, default=2, help="views per frame (2)")
-    add_json_flag(parser)
+def measure(detector: str | None, batch: int, frames: int, threads: int, image_size: int,
+            cameras: int, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Frames/s of scoring ``frames`` frames in batches of ``batch`` with ``threads`` threads.
 
-
-def run(args: argparse.Namespace) -> int:
-    """Measure and print frames/s."""
+    ``detector`` is a checkpoint directory, or None for the cached default (built on first
+    use; ``say`` reports which detector). Raises ValueError for a count < 1 and
+    FileNotFoundError if ``detector`` holds no detector.
+    """
+    counts = {"batch": batch, "frames": frames, "threads": threads, "image_size": image_size,
+              "cameras": cameras}
+    for name, value in counts.items():
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
     import numpy as np
     import torch
 
     from perception.captions import CAPTIONS
     from perception.loader import load_detector
 
-    torch.set_num_threads(args.threads)
-    try:
-        det = load_detector(args.detector, say=say)
-    except (FileNotFoundError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    det.batch_size = args.batch * args.cameras
+    torch.set_num_threads(threads)
+    det = load_detector(detector, say=say)
+    det.batch_size = batch * cameras
     rng = np.random.default_rng(0)
-    shape = (args.batch, args.cameras, args.image_size, args.image_size, 3)
+    shape = (batch, cameras, image_size, image_size, 3)
     batches = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(2)]
     det.scores(batches[0], CAPTIONS)  # warm-up (allocations, text embeddings)
-    n_batches = max(1, -(-args.frames // args.batch))
+    n_batches = max(1, -(-frames // batch))
     t0 = time.perf_counter()
     for i in range(n_batches):
         det.scores(batches[i % 2], CAPTIONS)
     seconds = time.perf_counter() - t0
-    frames = n_batches * args.batch
-    result: dict[str, Any] = {
-        "frames_per_s": round(frames / seconds, 1),
-        "views_per_s": round(frames * args.cameras / seconds, 1),
-        "batch": args.batch,
-        "frames": frames,
+    scored = n_batches * batch
+    return {
+        "frames_per_s": round(scored / seconds, 1),
+        "views_per_s": round(scored * cameras / seconds, 1),
+        "batch": batch,
+        "frames": scored,
         "seconds": round(seconds, 3),
-        "image_size": args.image_size,
-        "cameras": args.cameras,
+        "image_size": image_size,
+        "cameras": cameras,
         "model": det.spec.name,
         "model_input_size": det.spec.image_size,
         "threads": torch.get_num_threads(),
         "device": det.device,
     }
-    human = (f"perception: {result['frames_per_s']:.0f} frames/s ({args.cameras} x "
-             f"{args.image_size}x{args.image_size} views each, batch {args.batch}, "
-             f"{result['threads']} threads, {det.spec.name} at {det.spec.image_size}px)")
-    emit(result, args.json, human)
-    return 0

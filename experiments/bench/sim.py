@@ -1,4 +1,4 @@
-"""``langstack bench sim``: our world side by side with panda-gym's PandaStack-v3.
+"""Our world side by side with panda-gym's PandaStack-v3 (``langstack bench sim``).
 
 Both at 128x128 with the TinyRenderer, in one run on this machine:
 - bare physics steps/s: stepping each world's physics client with no control code, scene at
@@ -16,51 +16,37 @@ at-rest figure is reported beside it but is not the overhead.
 """
 from __future__ import annotations
 
-import argparse
 import time
-from typing import Callable
+from importlib.util import find_spec
+from typing import Any, Callable
 
 import numpy as np
-
-from experiments.cli.util import UsageError, add_json_flag, emit, positive_int
 
 IMAGE_SIZE = 128
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seconds", type=float, default=5.0,
-                   help="wall time per measurement (default 5)")
-    p.add_argument("--episodes", type=positive_int, default=6,
-                   help="episodes of our env for the primitive measurement (default 6)")
-    add_json_flag(p)
+def compare(seconds: float, episodes: int) -> dict[str, Any]:
+    """Both worlds' figures (``ours``, ``panda_gym``) and their ``ratios``.
 
-
-def run(args: argparse.Namespace) -> int:
-    if args.seconds <= 0:
-        raise UsageError("--seconds must be > 0")
-    ours = bench_ours(args.seconds, args.episodes)
-    theirs = bench_panda_gym(args.seconds)
-    result = {"ours": ours, "panda_gym": theirs, "ratios": {
+    Each rate is measured for about ``seconds`` of wall time; our primitive figures over
+    ``episodes`` episodes. Raises ValueError for ``seconds <= 0`` or ``episodes < 1``.
+    """
+    if seconds <= 0:
+        raise ValueError(f"seconds must be > 0, got {seconds}")
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    ours = bench_ours(seconds, episodes)
+    theirs = bench_panda_gym(seconds)
+    return {"ours": ours, "panda_gym": theirs, "ratios": {
         "render_fps_vs_panda_gym": ours["render_fps"] / theirs["render_fps"],
         "physics_overhead": ours["stepping_only_physics_steps_per_s"]
         / ours["env_physics_steps_per_s"],
     }, "image_size": IMAGE_SIZE, "renderer": "TinyRenderer"}
-    r = result["ratios"]
-    human = "\n".join([
-        f"{'':28s}{'langstack':>12s}{'panda-gym':>12s}",
-        f"{'bare physics steps/s':28s}{ours['bare_physics_steps_per_s']:12.0f}"
-        f"{theirs['bare_physics_steps_per_s']:12.0f}",
-        f"{'physics steps/s in env':28s}{ours['env_physics_steps_per_s']:12.0f}"
-        f"{theirs['env_physics_steps_per_s']:12.0f}",
-        f"{'  same steps, physics only':28s}{ours['stepping_only_physics_steps_per_s']:12.0f}",
-        f"{'env steps/s':28s}{ours['primitive_actions_per_s']:12.1f}"
-        f"{theirs['env_steps_per_s']:12.1f}",
-        f"{'render fps (128x128)':28s}{ours['render_fps']:12.1f}{theirs['render_fps']:12.1f}",
-        f"render fps ratio vs panda-gym: {r['render_fps_vs_panda_gym']:.2f}   "
-        f"physics overhead (physics only / in env): {r['physics_overhead']:.3f}",
-    ])
-    emit(result, args.json, human)
-    return 0
+
+
+def panda_gym_available() -> bool:
+    """Whether panda-gym and gymnasium are installed (found without importing them)."""
+    return all(find_spec(name) is not None for name in ("gymnasium", "panda_gym"))
 
 
 def _rate(fn: Callable[[], int], seconds: float) -> float:
@@ -109,12 +95,13 @@ def bench_ours(seconds: float, episodes: int) -> dict[str, float]:
 
 
 def bench_panda_gym(seconds: float) -> dict[str, float]:
-    """panda-gym's PandaStack-v3 at the same image size and renderer."""
-    try:
-        import gymnasium as gym
-        import panda_gym  # noqa: F401  (registers the ids)
-    except ImportError:
-        raise UsageError("panda-gym is not installed: pip install -e '.[dev]'") from None
+    """panda-gym's PandaStack-v3 at the same image size and renderer.
+
+    Raises ImportError if panda-gym is not installed (see :func:`panda_gym_available`).
+    """
+    import gymnasium as gym
+    import panda_gym  # noqa: F401  (registers the ids)
+
     from sim.bullet import silenced
 
     with silenced(1):  # panda-gym's client prints its argv on stdout

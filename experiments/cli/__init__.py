@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from experiments.cli.util import INPUT_ERRORS, one_line
+from experiments.cli.util import is_input_error, one_line
 
 # Command-group modules under experiments/cli, each with ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -45,13 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"experiments.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"experiments.cli.{name}":
-                continue  # command group not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"experiments.cli.{name}").register(sub)
     return parser
 
 
@@ -61,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
-    except INPUT_ERRORS as exc:
+    except Exception as exc:
+        if not is_input_error(exc):
+            raise
         print(f"langstack {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from experiments.cli.util import UsageError, add_json_flag, emit
+from experiments.collect_infer.rundir import check_creatable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +52,7 @@ def run_export(args: argparse.Namespace) -> int:
     if not store.is_dir():
         what = "run directory with an episodes/ store" if args.store is None else "episode store"
         raise UsageError(f"no {what} at {args.run_dir or args.store}")
+    check_creatable(args.out, "--out")
     try:
         result = export_store(store, args.out, args.dataset_id, progress=not args.json)
     except MinariIOError as exc:
@@ -63,8 +65,13 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from experiments.data.minari_io import MinariIOError, import_dataset
+    from experiments.data.minari_io import MinariIOError, dataset_data_path, import_dataset
 
+    try:
+        dataset_data_path(args.path)
+    except MinariIOError as exc:
+        raise UsageError(str(exc)) from None
+    check_store_target(args.store)
     try:
         result = import_dataset(args.path, args.store, progress=not args.json)
     except MinariIOError as exc:
@@ -73,3 +80,19 @@ def run_import(args: argparse.Namespace) -> int:
              f"{result['store']} (now {result['store_episodes']} episodes)")
     emit(result, args.json, human)
     return 0
+
+
+def check_store_target(store: Path) -> None:
+    """--store is a new or empty folder, or an episode store whose manifest reads cleanly
+    (checked read-only: nothing is written before the dataset is known to be good)."""
+    from policy.store import MANIFEST, EpisodeStore, StoreError
+
+    check_creatable(store, "--store")
+    if not store.exists() or not any(store.iterdir()):
+        return
+    if not (store / MANIFEST).is_file():
+        raise UsageError(f"--store {store} is neither empty nor an episode store (no {MANIFEST})")
+    try:
+        EpisodeStore(store, readonly=True).close()
+    except StoreError as exc:
+        raise UsageError(f"--store: {exc}") from None

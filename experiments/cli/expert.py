@@ -6,7 +6,9 @@ import argparse
 import numpy as np
 from tqdm import tqdm
 
-from experiments.cli.util import add_json_flag, emit, non_negative_int, parse_task, positive_int
+from experiments.cli.util import (
+    add_json_flag, check_video_out, emit, non_negative_int, parse_task, positive_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,12 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from experiments.collect_infer.video import check_video_path, tile, write_video
+    from experiments.collect_infer.video import tile, write_video
     from sim import EnvConfig, make_env
     from sim.expert import expert_action
 
     task = parse_task(args.task)
-    out = check_video_path(args.video) if args.video else None
+    out = check_video_out(args.video, "--video") if args.video else None
     config = EnvConfig(horizon=args.horizon, render=out is not None,
                        motion_frames=6 if out else 0)
     env = make_env(task, config)

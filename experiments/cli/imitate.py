@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from experiments.cli.util import UsageError, add_json_flag, emit, non_negative_int, positive_int, say
+from experiments.cli.util import (
+    UsageError, add_json_flag, check_video_out, emit, non_negative_int, one_line, positive_int,
+    say,
+)
 
 DETECTOR_RECIPES = ("default", "plain")
 NO_SUBGOAL_EXIT = 1
@@ -96,15 +99,14 @@ def _register_demo_video(sub: argparse._SubParsersAction) -> None:
 def run_demo_video(args: argparse.Namespace) -> int:
     from experiments.cli.util import parse_task
     from experiments.imitation.demo_video import write_demo_video
-    from experiments.collect_infer.video import check_video_path
     from sim.demo import DemoConfig
 
     task = parse_task(args.instruction)
-    out = check_video_path(args.out)
+    out = check_video_out(args.out, "--out")
     if args.size < 16:
         raise UsageError(f"--size must be >= 16, got {args.size}")
     cfg = DemoConfig(shift=args.shift, seed=args.seed, image_size=args.size)
-    result = write_demo_video(task.instruction, out, cfg)
+    result = write_demo_video(task, out, cfg)
     if not result["expert_success"]:
         say(f"warning: the expert did not finish {task.instruction!r} in {cfg.max_steps} steps")
     look = f"shifted, {result['robot']}" if args.shift else "training look"
@@ -124,6 +126,8 @@ def run_imitate(args: argparse.Namespace) -> int:
     watch = WatchConfig(max_frames=args.max_frames, debounce=args.debounce, views=args.views)
     frames = read_video(args.video, watch.max_frames, progress=not args.json)  # bad input first
     n_views(*frames.frames.shape[1:3], watch.views)
+    check_imitating_run(args.run_dir)
+    check_video_detector(args.detector)
     detector = load_video_detector(args.detector, progress=not args.json)
     video = read_plan(frames, detector, watch, progress=not args.json)
     result: dict[str, Any] = {
@@ -149,6 +153,34 @@ def run_imitate(args: argparse.Namespace) -> int:
                   execution_detector=run["detector"])
     emit(result, args.json, _human(result))
     return 0
+
+
+def check_imitating_run(run_dir: Path, instructions: Sequence[str] = ()) -> None:
+    """A trained framework run whose policy can pursue sub-goals (checked before any work)."""
+    from experiments.collect_infer.evaluate import check_run
+
+    if check_run(run_dir, tuple(instructions)).agent == "baseline":
+        raise UsageError(f"{run_dir} was trained with the env-reward baseline: it has no "
+                         "sub-goal skills to pursue a plan with")
+
+
+def check_video_detector(choice: str) -> None:
+    """--detector names a recipe (its default detector's weights checked) or a detector
+    directory (its files checked), before any video is read."""
+    from experiments.collect_infer.prepare import check_detector_dir
+
+    if choice in DETECTOR_RECIPES:
+        from perception.factory import find_pretrained
+
+        find_pretrained()  # a malformed LANGSTACK_CLIP_PRETRAINED fails here
+        return
+    if not Path(choice).is_dir():
+        raise UsageError(f"--detector: {choice!r} is neither a recipe "
+                         f"({', '.join(DETECTOR_RECIPES)}) nor a directory")
+    try:
+        check_detector_dir(Path(choice))
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"--detector: {one_line(exc)}") from None
 
 
 def load_video_detector(choice: str, progress: bool = True) -> Any:

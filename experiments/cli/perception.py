@@ -8,7 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from experiments.cli.util import UsageError, add_json_flag, emit, non_negative_int, positive_int, say
+from experiments.cli.util import (
+    UsageError, add_json_flag, check_out_dir, emit, non_negative_int, one_line, positive_int, say,
+)
+
+DETECTOR_FILES = frozenset({"detector.json", "model.safetensors"})
+"""What ``perception train --out`` writes (a re-run overwrites a detector there)."""
 
 # Two busy cores: OpenMP threads that spin while waiting make torch several times slower
 # whenever another process shares the machine. Only effective before torch is imported.
@@ -43,7 +48,7 @@ def register(subparsers: Any) -> None:
     t.add_argument("--val-pairs", type=positive_int, default=None,
                    help=f"validation pairs for calibrating gamma; default {build['val_pairs']}")
     t.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
-    t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    t.add_argument("--seed", type=non_negative_int, default=0, help="training seed (default 0)")
     t.add_argument("--recipe", choices=("default", "plain"), default="default",
                    help="default: train and calibrate on frames with the arm painted in random "
                         "colours (the detector judges cubes and grasps, not the arm's paint); "
@@ -81,12 +86,18 @@ def register(subparsers: Any) -> None:
 
 
 def _device(name: str) -> str:
-    if name == "auto":
-        import torch
+    """--device: cpu, auto, or a CUDA device this machine has."""
+    if name == "cpu":
+        return name
+    import torch
 
+    if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise UsageError(f"unknown device {name!r}; use cpu, cuda or auto")
+    index = name.partition(":")[2]
+    if not (name == "cuda" or (name.startswith("cuda:") and index.isdigit())):
+        raise UsageError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto")
+    if not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: no such CUDA device on this machine")
     return name
 
 
@@ -115,12 +126,15 @@ def _train(args: argparse.Namespace) -> int:
     )
 
     device = _device(args.device)
-    model = args.model
     pretrained = args.pretrained
-    if pretrained is not None and model is None:
-        model = "ViT-B-32"
-    model = model or EMBEDDED_MODEL
+    model = args.model
+    if model is None:
+        model = EMBEDDED_MODEL if pretrained is None else "ViT-B-32"
     _check_model_name(model)
+    if pretrained is not None:
+        _check_pretrained(model, pretrained)
+    if args.out:
+        check_out_dir(Path(args.out), DETECTOR_FILES)
     cfg = BuildConfig(model=model, pretrained=pretrained, **RECIPES[args.recipe])
     if pretrained is not None:
         cfg.train = pretrained_train_config()
@@ -155,12 +169,55 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_pretrained(model: str, pretrained: str) -> None:
+    """--pretrained names a cached open_clip tag of ``model`` or a readable checkpoint file."""
+    from perception.factory import PretrainedWeightsMissing, resolve_pretrained
+
+    if Path(pretrained).is_file():
+        _check_weights_file(Path(pretrained))
+        return
+    try:
+        resolve_pretrained(model, pretrained)
+    except PretrainedWeightsMissing as exc:
+        raise UsageError(f"--pretrained: {exc}; pass a checkpoint file, or omit it to train "
+                         "the embedded default") from None
+
+
+def _check_weights_file(path: Path) -> None:
+    """--pretrained FILE is a complete safetensors file or a torch (zip) checkpoint."""
+    import zipfile
+
+    from experiments.collect_infer.prepare import check_safetensors
+
+    if path.suffix == ".safetensors":
+        try:
+            check_safetensors(path)
+        except ValueError as exc:
+            raise UsageError(f"--pretrained: {exc}") from None
+    elif not zipfile.is_zipfile(path):
+        raise UsageError(f"--pretrained: {path} is neither a .safetensors file nor a torch "
+                         "checkpoint")
+
+
 def _eval(args: argparse.Namespace) -> int:
+    from experiments.collect_infer.prepare import check_detector_dir
+    from experiments.collect_infer.rundir import check_creatable
     from perception.evaluate import eval_splits, fig10_sweep, summary, write_fig10
     from perception.loader import BuildConfig, default_detector_dir, load_detector
 
     device = _device(args.device)
     sizes = _sizes(args.sizes) if args.fig10 else []
+    if args.fig10:
+        check_creatable(Path(args.docs), "--docs")
+    if args.detector is not None:
+        try:
+            check_detector_dir(Path(args.detector))
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"--detector: {one_line(exc)}") from None
+    else:
+        from perception.factory import find_pretrained
+
+        find_pretrained()  # a malformed LANGSTACK_CLIP_PRETRAINED fails before any build
     try:
         det = load_detector(args.detector, device=device, progress=not args.quiet, say=say)
     except (FileNotFoundError, ValueError) as exc:

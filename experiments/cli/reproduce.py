@@ -5,11 +5,16 @@ import argparse
 import importlib
 from pathlib import Path
 
-from experiments.cli.util import UsageError, add_json_flag, emit, positive_int, say
+from experiments.cli.util import (
+    UsageError, add_json_flag, check_out_dir, emit, finite_float, one_line, positive_int, say,
+)
 
 TASK_KEYS = {"grasp": 0, "stack": 1, "triple": 2}
 OTHER_EXPERIMENTS: tuple[str, ...] = ("reproduce_reuse", "reproduce_scheduling", "reproduce_video")
-"""Modules under experiments/commands, each with ``register_experiment(rsub)``."""
+"""Modules under experiments/cli, each with ``register_experiment(rsub)``."""
+EXPLORATION_OUTPUTS = frozenset({"runs", "fig4.png", "fig5.png", "exploration.md",
+                                 "exploration.json"})
+"""What ``reproduce exploration`` writes into --out (finished runs are reused on a re-run)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,20 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--baseline-seeds", type=positive_int, default=None,
                    help="seeds of the env-reward baseline, which spends its whole budget "
                         "(~17 min per 10k env steps here); default --seeds")
-    e.add_argument("--target-success", type=float, default=0.95,
+    e.add_argument("--target-success", type=finite_float, default=0.95,
                    help="a run stops early once its curve (and a confirmation) reaches this")
     e.add_argument("--sparsity-samples", type=positive_int, default=200,
                    help="Monte Carlo trials per stage for the sparseness estimate (default 200)")
     add_json_flag(e)
     e.set_defaults(func=run_exploration_cmd)
     for name in OTHER_EXPERIMENTS:
-        try:
-            module = importlib.import_module(f"experiments.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"experiments.cli.{name}":
-                continue  # experiment not built yet
-            raise
-        module.register_experiment(rsub)
+        importlib.import_module(f"experiments.cli.{name}").register_experiment(rsub)
 
 
 def add_run_options(parser: argparse.ArgumentParser, name: str, seeds_help: str,
@@ -56,14 +55,35 @@ def add_run_options(parser: argparse.ArgumentParser, name: str, seeds_help: str,
     --budget-scale: the options of every experiment made of Collect & Infer runs."""
     parser.add_argument("--seeds", type=positive_int, default=3, help=f"{seeds_help} (default 3)")
     parser.add_argument("--out", type=Path, default=Path("runs/reproduce") / name,
-                        help=f"output directory (default runs/reproduce/{name})")
+                        help=f"output directory (default runs/reproduce/{name}): new, empty, or "
+                             "an earlier output of this command (its runs are reused); any "
+                             "other folder is refused")
     parser.add_argument("--detector", choices=("clip", "oracle"), default="clip",
                         help=f"{detector_help} (default clip)")
     parser.add_argument("--detector-path", type=Path, metavar="DIR",
                         help="a detector checkpoint dir (default: the cached embedded default)")
-    parser.add_argument("--budget-scale", type=float, default=1.0,
+    parser.add_argument("--budget-scale", type=finite_float, default=1.0,
                         help="multiply every env-step budget and eval interval (e.g. 0.1 for a "
                              "smoke run)")
+
+
+def check_run_options(args: argparse.Namespace, own: frozenset[str]) -> None:
+    """The options of :func:`add_run_options`, checked before any run starts: the budget
+    scale, --out (new, empty or this command's own outputs) and the detector."""
+    from experiments.collect_infer.prepare import check_detector_dir
+
+    if not 0 < args.budget_scale <= 10:
+        raise UsageError(f"--budget-scale must be in (0, 10], got {args.budget_scale}")
+    check_out_dir(args.out, own)
+    if args.detector_path is not None:
+        try:
+            check_detector_dir(args.detector_path)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"--detector-path: {one_line(exc)}") from None
+    else:
+        from perception.factory import find_pretrained
+
+        find_pretrained()  # a malformed LANGSTACK_CLIP_PRETRAINED fails before any run
 
 
 def run_exploration_cmd(args: argparse.Namespace) -> int:
@@ -73,8 +93,9 @@ def run_exploration_cmd(args: argparse.Namespace) -> int:
     bad = [k for k in keys if k not in TASK_KEYS]
     if bad or not keys:
         raise UsageError(f"--tasks: unknown {bad or 'empty list'}; choose from {', '.join(TASK_KEYS)}")
-    if not 0 < args.target_success <= 1 or not 0 < args.budget_scale <= 10:
-        raise UsageError("--target-success must be in (0, 1] and --budget-scale in (0, 10]")
+    if not 0 < args.target_success <= 1:
+        raise UsageError(f"--target-success must be in (0, 1], got {args.target_success}")
+    check_run_options(args, EXPLORATION_OUTPUTS)
     tasks = tuple(EXPLORATION_TASKS[TASK_KEYS[k]] for k in sorted(set(keys), key=TASK_KEYS.get))
     summary = run_exploration(args.seeds, args.out, args.detector, args.target_success,
                               args.budget_scale, args.sparsity_samples, tasks,

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
-from experiments.cli.util import UsageError, add_explore_held, add_json_flag, emit, say
-from experiments.cli.reproduce import add_run_options
+from experiments.cli.util import (
+    UsageError, add_explore_held, add_json_flag, emit, say,
+)
+from experiments.cli.reproduce import add_run_options, check_run_options
 from experiments.paper.reuse import EARLIER_STEPS
 
 
@@ -42,13 +44,16 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=run_reuse_cmd)
 
 
+OWN_OUTPUTS = frozenset({"runs", "reuse.md", "fig7.png", "reuse.json"})
+"""What ``reproduce reuse`` writes into --out (finished runs are reused on a re-run)."""
+
+
 def run_reuse_cmd(args: argparse.Namespace) -> int:
     from experiments.paper.reuse import run_reuse
 
-    if not 0 < args.budget_scale <= 10:
-        raise UsageError("--budget-scale must be in (0, 10]")
     if args.first_seed < 0 or args.earlier_steps < 0:
         raise UsageError("--first-seed and --earlier-steps must be >= 0")
+    check_run_options(args, OWN_OUTPUTS)
     try:
         summary = run_reuse(args.seeds, args.out, args.detector, args.budget_scale,
                             progress=not args.json, say=say,

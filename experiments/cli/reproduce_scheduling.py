@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.cli.util import UsageError, add_json_flag, emit, non_negative_int, positive_int, say
+from experiments.cli.util import (
+    add_json_flag, check_out_dir, check_task, emit, non_negative_int, positive_int, say,
+)
 
 
 def register_experiment(rsub: argparse._SubParsersAction) -> None:
@@ -21,18 +23,23 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=positive_int, default=100, help="per instruction (default 100)")
     p.add_argument("--seed", type=non_negative_int, default=12345)
     p.add_argument("--out", type=Path, default=Path("runs/reproduce/scheduling"),
-                   help="output directory (default runs/reproduce/scheduling)")
+                   help="output directory (default runs/reproduce/scheduling): new, empty or "
+                        "an earlier output of this command")
     add_json_flag(p)
     p.set_defaults(func=run_scheduling_cmd)
 
 
+OWN_OUTPUTS = frozenset({"scheduling.md", "scheduling.json", "scheduling.png"})
+"""What the command writes into --out (a re-run overwrites them)."""
+
+
 def run_scheduling_cmd(args: argparse.Namespace) -> int:
-    from experiments.cli.train import _check_task
+    from experiments.collect_infer.evaluate import check_run
     from experiments.paper.scheduling import SCHEDULING_INSTRUCTIONS, run_scheduling
 
-    if not (args.run_dir / "config.json").exists():
-        raise UsageError(f"not a run directory (no config.json): {args.run_dir}")
-    instructions = tuple(_check_task(t) for t in (args.instructions or SCHEDULING_INSTRUCTIONS))
+    instructions = tuple(check_task(t) for t in (args.instructions or SCHEDULING_INSTRUCTIONS))
+    check_out_dir(args.out, OWN_OUTPUTS)
+    check_run(args.run_dir, instructions)
     summary = run_scheduling(args.run_dir, instructions, args.episodes, args.out, args.seed,
                              progress=not args.json, say=say)
     emit(summary, args.json, (args.out / "scheduling.md").read_text())

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from experiments.cli.util import (
-    UsageError, add_json_flag, emit, non_negative_int, positive_int, say,
+    add_json_flag, check_out_dir, emit, non_negative_int, parse_task, positive_int, say,
 )
 
 DEFAULT_RUN = Path("runs/reproduce/exploration/runs/stack-all-three-objects__framework__0")
@@ -36,7 +36,8 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
     e.add_argument("--episodes", type=non_negative_int, default=5,
                    help="fresh scenes each video's plan is executed in (default 5; 0: plans only)")
     e.add_argument("--out", type=Path, default=Path("runs/reproduce/video"),
-                   help="output directory (default runs/reproduce/video)")
+                   help="output directory (default runs/reproduce/video): new, empty or an "
+                        "earlier output of this command")
     e.add_argument("--run-dir", type=Path, default=None,
                    help=f"the trained run that imitates (default {DEFAULT_RUN} if it exists; "
                         "without a run only plan accuracy is measured)")
@@ -46,19 +47,26 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=run_video_cmd)
 
 
+OWN_OUTPUTS = frozenset({"videos", "video.md", "video.json"})
+"""What ``reproduce video`` writes into --out (a re-run overwrites them)."""
+
+
 def run_video_cmd(args: argparse.Namespace) -> int:
-    from experiments.cli.util import parse_task
-    from experiments.cli.imitate import load_video_detector
+    from experiments.cli.imitate import (
+        check_imitating_run, check_video_detector, load_video_detector,
+    )
     from experiments.paper.video import run_video_experiment
 
     instructions = [parse_task(i).instruction for i in args.instructions]
+    check_out_dir(args.out, OWN_OUTPUTS)
     run_dir = args.run_dir
     if args.episodes == 0:
         run_dir = None
     elif run_dir is None and (DEFAULT_RUN / "config.json").is_file():
         run_dir = DEFAULT_RUN
-    if run_dir is not None and not (run_dir / "config.json").is_file():
-        raise UsageError(f"not a run directory (no config.json): {str(run_dir)!r}")
+    if run_dir is not None:
+        check_imitating_run(run_dir, instructions)
+    check_video_detector(args.detector)
     if run_dir is None:
         say("no run (--episodes 0, or no --run-dir and no exploration Triple Stack run): "
             "measuring plan accuracy only")

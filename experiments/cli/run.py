@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.cli.util import UsageError, add_json_flag, emit, non_negative_int, positive_int
+from experiments.cli.util import (
+    add_json_flag, check_task, check_video_out, emit, non_negative_int, positive_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,15 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_instruction_cmd(args: argparse.Namespace) -> int:
-    from experiments.cli.train import _check_task
-    from experiments.collect_infer.evaluate import evaluate_run
-    from experiments.collect_infer.video import check_video_path
+    from experiments.collect_infer.evaluate import check_run, evaluate_run
     from sim.seeds import RUN
 
-    if not (args.run_dir / "config.json").exists():
-        raise UsageError(f"not a run directory (no config.json): {args.run_dir}")
-    task = _check_task(args.instruction)
-    video = check_video_path(args.video) if args.video else None
+    task = check_task(args.instruction)
+    video = check_video_out(args.video, "--video") if args.video else None
+    check_run(args.run_dir, (task,))
     result = evaluate_run(args.run_dir, task, args.episodes, args.seed,
                           progress=not args.json, video=video, seed_range=RUN)
     human = (f"{task!r}: plan {result['plan']}\nsuccess {result['success_rate']:.2f} over "

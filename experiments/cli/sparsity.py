@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from experiments.paper.sparsity import expected_steps, measure_direct, measure_stages
 
     task = parse_task(args.task)
-    n_pairs = sum(g.startswith("on_top") for g in task.goals)
+    n_pairs = len(task.stacks)
     if not task.triple and (n_pairs > 1 or (n_pairs == 1 and len(task.goals) > 1)):
         raise UsageError("sparsity covers Grasp, Stack and Triple Stack tasks")
     is_grasp = not task.triple and n_pairs == 0

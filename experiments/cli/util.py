@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -14,8 +17,23 @@ class UsageError(Exception):
 INPUT_ERRORS: tuple[type[BaseException], ...] = (
     UsageError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
     IsADirectoryError, PermissionError)
-"""What library code raises for bad input; the CLI reports each as one line and exit code 2.
-Anything else is a bug and keeps its traceback."""
+"""What library code raises for bad input; the CLI reports each as one line and exit code 2
+(so does ``planner.PlannerUnavailable``, see :func:`is_input_error`). Anything else is a bug
+and keeps its traceback."""
+
+
+def is_input_error(exc: BaseException) -> bool:
+    """Whether ``exc`` reports bad input: one of INPUT_ERRORS, or the planner asked for has
+    no weights here (``planner.base.PlannerUnavailable``, looked up only if the planner was
+    imported, so that building the CLI stays light)."""
+    if isinstance(exc, INPUT_ERRORS):
+        return True
+    planner_base = sys.modules.get("planner.base")
+    return planner_base is not None and isinstance(exc, planner_base.PlannerUnavailable)
+
+
+RUN_NAME = re.compile(r"[a-z0-9-]*__[a-z-]+__[0-9]+")
+"""``<task>__<agent or variant>__<seed>``: a run under a reproduce command's OUT/runs/."""
 
 
 def one_line(exc: BaseException) -> str:
@@ -38,11 +56,12 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 EXPLORE_HELD = ("set-down", "policy")
 
 
-def add_explore_held(parser: argparse.ArgumentParser, default: str) -> None:
+def add_explore_held(parser: argparse.ArgumentParser, default: str, unset: bool = False) -> None:
     """--explore-held: what exploring does with a cube held against the plan
-    (``TrainConfig.set_down_exploring``)."""
+    (``TrainConfig.set_down_exploring``). ``unset``: the parsed value is None unless given
+    (the command applies ``default`` itself)."""
     parser.add_argument(
-        "--explore-held", choices=EXPLORE_HELD, default=default,
+        "--explore-held", choices=EXPLORE_HELD, default=None if unset else default,
         help="while exploring, a cube held against the plan (a wrong grasp) is set down on a "
              "free spot (set-down) or the policy acts with it in hand, as the paper's agent "
              f"does (policy); greedy acting always sets it down (default {default})")
@@ -90,12 +109,77 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def parse_task(instruction: str):
-    """The sim Task an instruction names, or a UsageError saying what is understood."""
-    from sim import task_from_instruction
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (not nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def check_task(text: str, planner: str = "auto") -> str:
+    """An instruction the planner ``planner`` understands, stripped (UsageError otherwise)."""
+    parse_task(text, planner)
+    return text.strip()
+
+
+def check_out_dir(out: Path, own: frozenset[str], flag: str = "--out") -> None:
+    """``out`` is new, empty, or holds only outputs of this command (which a re-run reuses):
+    refuse a file, a missing parent folder and a folder of anything else."""
+    from experiments.collect_infer.rundir import check_creatable
+
+    check_creatable(out, flag)
+    if not out.exists():
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in own)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise UsageError(f"{flag} {out} is not empty and holds files this command did not write "
+                         f"({shown}): choose a new or empty directory")
+    if "runs" in own and (out / "runs").exists():
+        _check_stored_runs(out / "runs", flag)
+
+
+def _check_stored_runs(runs: Path, flag: str) -> None:
+    """Every entry of OUT/runs is a run this kind of command made, readable by this version."""
+    from experiments.collect_infer.rundir import RunDir
+
+    if not runs.is_dir():
+        raise UsageError(f"{flag}: {runs} is not a directory of runs")
+    for child in sorted(runs.iterdir()):
+        if not child.is_dir() or not RUN_NAME.fullmatch(child.name):
+            raise UsageError(f"{flag}: {child} is not a run this command made: choose a new or "
+                             "empty directory")
+        if RunDir(child).config_path.exists():
+            RunDir(child).train_config()
+            RunDir(child).records()
+
+
+def check_video_out(path: Path | str, flag: str) -> Path:
+    """An output video path (.mp4/.gif) in an existing folder, not a folder itself."""
+    from experiments.collect_infer.video import check_video_path
 
     try:
-        return task_from_instruction(instruction)
+        out = check_video_path(path)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+    if out.is_dir():
+        raise UsageError(f"{flag}: {out} is a directory, not a video file")
+    if out.parent != Path("") and not out.parent.is_dir():
+        raise UsageError(f"{flag}: {out.parent} is not a directory")
+    return out
+
+
+def parse_task(instruction: str, planner: str = "auto"):
+    """The sim Task an instruction asks for as the planner ``planner`` reads it, or a
+    UsageError with the planner's refusal (what it understands)."""
+    from experiments.collect_infer.tasks import task_for
+
+    try:
+        return task_for(instruction, planner)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

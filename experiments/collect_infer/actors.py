@@ -7,19 +7,23 @@ behaviour-cloning round.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from experiments.collect_infer.collect import Rollout, run_episode
 from experiments.collect_infer.detectors import make_detector
 
+if TYPE_CHECKING:
+    from sim.tasks import Task
+
 
 @dataclass(frozen=True)
 class ActorSpec:
     """Everything an actor needs to build itself (picklable: sent to Ray workers)."""
 
-    instruction: str
+    task: Task
+    """What the env rewards (``experiments.collect_infer.tasks.task_for`` of the instruction)."""
     plan: tuple[str, ...]
     goal_embeddings: dict[str, np.ndarray]
     policy_config: dict[str, Any]
@@ -31,13 +35,13 @@ class ActorSpec:
     torch_threads: int = 1
     set_down_exploring: bool = True
     """See :class:`experiments.collect_infer.agent.SubgoalAgent`."""
-    more_tasks: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    """Further (instruction, plan) pairs of a multi-skill run: the episode with seed ``s``
-    runs task ``s mod (1 + len(more_tasks))`` (0: ``instruction``/``plan``)."""
+    more_tasks: tuple[tuple[Task, tuple[str, ...]], ...] = ()
+    """Further (task, plan) pairs of a multi-skill run: the episode with seed ``s`` runs task
+    ``s mod (1 + len(more_tasks))`` (0: ``task``/``plan``)."""
 
-    def task_for(self, seed: int) -> tuple[str, tuple[str, ...]]:
-        """The (instruction, plan) the episode with ``seed`` runs."""
-        tasks = ((self.instruction, self.plan),) + self.more_tasks
+    def task_for(self, seed: int) -> tuple[Task, tuple[str, ...]]:
+        """The (task, plan) the episode with ``seed`` runs."""
+        tasks = ((self.task, self.plan),) + self.more_tasks
         return tasks[seed % len(tasks)]
 
 
@@ -54,7 +58,7 @@ class Actor:
         torch.set_num_threads(spec.torch_threads)
         self.spec, self.actor_id = spec, actor_id
         render = spec.detector == "clip"
-        self.env = make_env(spec.instruction, EnvConfig(horizon=spec.horizon, render=render))
+        self.env = make_env(spec.task, EnvConfig(horizon=spec.horizon, render=render))
         self.detector = make_detector(spec.detector, spec.detector_path)
         self.policy = TransformerPolicy(PolicyConfig(**spec.policy_config)).eval()
         ws = self.env.config.workspace  # explore where the cubes spawn
@@ -86,12 +90,12 @@ class Actor:
         return [self._episode(s, explore=False).success for s in seeds]
 
     def _episode(self, seed: int, explore: bool, meta: dict[str, Any] | None = None) -> Rollout:
-        instruction = None
+        task = None
         if self.spec.more_tasks:  # multi-skill run: this seed's task and plan
-            instruction, plan = self.spec.task_for(seed)
+            task, plan = self.spec.task_for(seed)
             self.agent.plan = list(plan)
         return run_episode(self.env, self.agent, self.detector, seed, explore=explore,
-                           meta=meta, instruction=instruction)
+                           meta=meta, task=task)
 
     def close(self) -> None:
         self.env.close()

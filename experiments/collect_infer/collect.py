@@ -28,10 +28,10 @@ class Rollout:
 
 def run_episode(env: Any, agent: SubgoalAgent, detector: SubgoalDetector | None, seed: int,
                 explore: bool, record: bool = False, meta: dict[str, Any] | None = None,
-                instruction: str | None = None) -> Rollout:
-    """One episode (of ``instruction`` if given, else the env's task). ``detector=None`` (the
-    env-reward baseline) detects nothing."""
-    options = {"instruction": instruction} if instruction else None
+                task: Any = None) -> Rollout:
+    """One episode (of ``task``, a ``sim.Task``, if given, else the env's task).
+    ``detector=None`` (the env-reward baseline) detects nothing."""
+    options = {"task": task} if task is not None else None
     obs, info = env.reset(seed=seed, options=options)
     emb, detected = _observe(detector, obs, info)
     agent.reset()

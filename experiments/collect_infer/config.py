@@ -1,7 +1,14 @@
 """``TrainConfig``: every setting of a Collect & Infer run (stored in its config.json)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import types
+import typing
+from dataclasses import MISSING, dataclass, fields
+from typing import Any
+
+AGENTS = ("framework", "baseline")
+DETECTORS = ("clip", "oracle")
 
 
 @dataclass
@@ -74,3 +81,81 @@ class TrainConfig:
         if self.reuse_from and self.agent == "baseline":
             raise ValueError("--reuse-from needs --agent framework: the baseline has no "
                              "sub-goals to re-score against")
+        check_settings(self)
+
+
+class ConfigError(ValueError):
+    """A stored run config that this version cannot use (unknown, missing or mistyped fields)."""
+
+
+def check_settings(cfg: TrainConfig) -> None:
+    """ValueError naming the first setting out of range (choices, counts, rates)."""
+    from planner.factory import KINDS
+
+    choices = {"agent": AGENTS, "detector": DETECTORS, "planner": KINDS}
+    for name, allowed in choices.items():
+        if getattr(cfg, name) not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")
+    positive = ("actors", "max_env_steps", "horizon", "episodes_per_round", "bc_steps_per_round",
+                "batch_size", "eval_every", "eval_episodes", "final_eval_episodes",
+                "confirm_episodes", "d_model", "n_layers")
+    for name in positive:
+        if isinstance(getattr(cfg, name), int) and getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    for name in ("seed", "min_env_steps"):
+        if isinstance(getattr(cfg, name), int) and getattr(cfg, name) < 0:
+            raise ValueError(f"{name} must be >= 0, got {getattr(cfg, name)}")
+    rate = cfg.target_success
+    if isinstance(rate, (int, float)) and not (0 <= rate <= 1):
+        raise ValueError(f"target_success must be in [0, 1] or None, got {rate}")
+    for name in ("lr", "bc_translate", "explore_eps"):
+        value = getattr(cfg, name)
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
+
+def config_from_dict(data: Any, source: str) -> TrainConfig:
+    """The :class:`TrainConfig` stored as ``data`` (the "train" object of a run's config.json).
+
+    Settings a newer version added take their defaults (an older run behaved that way);
+    unknown settings, a missing task or a value of the wrong type are a :class:`ConfigError`
+    naming ``source``, never a KeyError or TypeError later.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the run settings must be a JSON object, got "
+                          f"{type(data).__name__}")
+    known = {f.name: f for f in fields(TrainConfig)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{source}: unknown settings {', '.join(map(repr, unknown))} (written "
+                          "by another version of langstack?)")
+    missing = [n for n, f in known.items() if f.default is MISSING
+               and f.default_factory is MISSING and n not in data]
+    if missing:
+        raise ConfigError(f"{source}: missing settings {', '.join(missing)}")
+    hints = typing.get_type_hints(TrainConfig)
+    for name, value in data.items():
+        if not _fits(value, hints[name]):
+            raise ConfigError(f"{source}: setting {name!r} has the wrong type "
+                              f"({type(value).__name__}: {value!r:.60})")
+    try:
+        return TrainConfig(**data)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a TrainConfig annotation (a tuple is stored as a list)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return isinstance(value, (list, tuple)) and all(_fits(v, item) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)

@@ -5,20 +5,45 @@ captions and the run's policy pursues each one until the detector confirms it, t
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from experiments.collect_infer.actors import Actor, ActorSpec
 from experiments.collect_infer.config import TrainConfig
-from experiments.collect_infer.prepare import plan_and_goals, policy_weights
+from experiments.collect_infer.prepare import (
+    check_inputs, check_safetensors, plan_and_goals, policy_weights,
+)
 from experiments.collect_infer.video import record_video
 from experiments.collect_infer.rundir import RunDir
+from experiments.collect_infer.tasks import task_for
 from sim.seeds import EVAL, SeedRange
 
+
+def check_run(run_dir: Path, tasks: Sequence[str] = ()) -> TrainConfig:
+    """A trained run that can act on ``tasks`` (default: its own), checked before any work:
+    its config, its checkpoint, its detector and the planner's plans. Returns its config."""
+    run = RunDir(Path(run_dir))
+    cfg = run.train_config()
+    check_checkpoint(run)
+    for task in tasks or (cfg.task,):
+        check_inputs(replace(cfg, task=task, also=()))
+    return cfg
+
+
+def check_checkpoint(run: RunDir) -> None:
+    """The run has a policy checkpoint with a readable config and complete weights."""
+    from policy.checkpoint import WEIGHTS_FILE, load_config
+
+    if not run.checkpoint.is_dir():
+        raise FileNotFoundError(f"the run has no policy checkpoint yet (train it first): {run.root}")
+    load_config(run.checkpoint)
+    if not (run.checkpoint / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"the run's checkpoint has no {WEIGHTS_FILE}: {run.checkpoint}")
+    check_safetensors(run.checkpoint / WEIGHTS_FILE)
 
 
 def load_run_policy(run_dir: Path, task: str | None) -> tuple[ActorSpec, Any, TrainConfig]:
@@ -26,13 +51,18 @@ def load_run_policy(run_dir: Path, task: str | None) -> tuple[ActorSpec, Any, Tr
     from policy.checkpoint import load_policy
 
     run = RunDir(run_dir)
-    saved = run.read_config()
-    cfg = replace(TrainConfig(**saved["train"]), task=task or saved["train"]["task"])
+    cfg = run.train_config()
+    cfg = replace(cfg, task=task or cfg.task)
+    policy = load_policy(run.checkpoint)  # before the detector: a bad checkpoint fails fast
     plan, goals, detector_path = plan_and_goals(cfg)
-    spec = ActorSpec(cfg.task, tuple(plan), goals, saved["policy"],
+    goal_dim = len(next(iter(goals.values())))
+    if goal_dim != policy.config.goal_dim:
+        raise ValueError(f"the policy of {run_dir} takes {policy.config.goal_dim}-d goals, but "
+                         f"its detector ({detector_path}) gives {goal_dim}-d text embeddings")
+    spec = ActorSpec(task_for(cfg.task, cfg.planner), tuple(plan), goals, asdict(policy.config),
                      "none" if cfg.agent == "baseline" else cfg.detector, detector_path,
                      cfg.horizon, explore_eps=0.0)
-    return spec, load_policy(run.checkpoint), cfg
+    return spec, policy, cfg
 
 
 def evaluate_run(run_dir: Path, task: str | None, episodes: int, seed: int,

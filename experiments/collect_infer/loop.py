@@ -32,6 +32,7 @@ from experiments.collect_infer.prepare import (
 )
 from experiments.collect_infer.reuse import import_reused, make_rescorer, reuse_record
 from experiments.collect_infer.rundir import RunDir, plot_curves
+from experiments.collect_infer.tasks import task_for
 from experiments.collect_infer.video import record_video
 from policy.store import EpisodeStore
 from sim.seeds import CONFIRM, CURVE, FINAL, TRAIN
@@ -74,7 +75,7 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
     curve = [(r["env_steps"], r["eval_success_rate"]) for r in run.records("eval")]
     wall_before = max((r.get("wall_s", 0.0) for r in run.records()), default=0.0)
 
-    spec = ActorSpec(cfg.task, tuple(plan), goal_embeddings, policy_config,
+    spec = ActorSpec(task_for(cfg.task, cfg.planner), tuple(plan), goal_embeddings, policy_config,
                      "none" if cfg.agent == "baseline" else cfg.detector, detector_path,
                      cfg.horizon, cfg.explore_eps, more_tasks=more_tasks(cfg),
                      set_down_exploring=cfg.set_down_exploring)

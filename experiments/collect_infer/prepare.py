@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import struct
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,78 @@ def pin_detector(cfg: TrainConfig, run: RunDir, resume: bool) -> TrainConfig:
     return replace(cfg, detector_path=str(ensure_default_detector()))  # built on first use
 
 
+def check_inputs(cfg: TrainConfig) -> None:
+    """Everything a run needs that can be checked before it starts: the detector checkpoint
+    (or the weights the environment names for the default one) and the planner's plans.
+
+    Cheap (no detector is loaded or built); raises ValueError, FileNotFoundError or the
+    planner's PlannerUnavailable.
+    """
+    check_detector(cfg)
+    check_plans(cfg)
+
+
+def check_detector(cfg: TrainConfig) -> None:
+    """The run's detector checkpoint, or the weights the environment names for the default."""
+    if cfg.detector_path is not None:
+        check_detector_dir(Path(cfg.detector_path))
+    else:
+        from perception.factory import find_pretrained
+
+        find_pretrained()  # a malformed LANGSTACK_CLIP_PRETRAINED fails here, not mid-build
+
+
+def check_plans(cfg: TrainConfig) -> None:
+    """The planner plans every instruction of the run (which one "auto" chose is said)."""
+    if cfg.agent == "framework":
+        plan_tasks(cfg.planner, (cfg.task, *cfg.also))
+
+
+def check_detector_dir(path: Path) -> None:
+    """``path`` holds a detector checkpoint: detector.json (an object) and a well-formed
+    model.safetensors (its header read, not its tensors)."""
+    from perception.detector import CONFIG_FILE, WEIGHTS_FILE
+
+    if not path.exists():
+        raise FileNotFoundError(f"no detector at {path} (no such directory)")
+    if not path.is_dir():
+        raise NotADirectoryError(f"no detector at {path} (a file, not a directory)")
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (path / name).is_file():
+            raise FileNotFoundError(f"no detector at {path} (no {name})")
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"corrupt {path / CONFIG_FILE}: {exc}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("model_name"), str):
+        raise ValueError(f"{path / CONFIG_FILE} is not a detector config")
+    check_safetensors(path / WEIGHTS_FILE)
+
+
+def check_safetensors(path: Path) -> None:
+    """ValueError unless ``path`` is a complete safetensors file (header and data size)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+        if not 0 < n <= size - 8:
+            raise ValueError(f"corrupt safetensors file (bad header size): {path}")
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            header = None
+    if not isinstance(header, dict):
+        raise ValueError(f"corrupt safetensors file (bad header): {path}")
+    try:
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+                  default=0)
+    except (TypeError, KeyError, IndexError, ValueError):
+        raise ValueError(f"corrupt safetensors file (bad tensor entry): {path}") from None
+    if 8 + n + end != size:
+        raise ValueError(f"corrupt safetensors file ({size} bytes, header says "
+                         f"{8 + n + end}): {path}")
+
+
 def plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray], str | None]:
     """Sub-goals from the planner and goal embeddings from the CLIP text encoder."""
     from perception import load_detector
@@ -48,7 +123,8 @@ def plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray], 
         rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
         goal = rng.normal(size=text.shape[1]).astype(np.float32)
         return [cfg.task], {cfg.task: goal / np.linalg.norm(goal)}, cfg.detector_path
-    plan = cached_planner(cfg.planner).plan(cfg.task)
+    plan = plan_tasks(cfg.planner, (cfg.task,))[0]
+    say_planner_choice()
     # Goals are the captions' text embeddings centred over the vocabulary: what the captions
     # share ("the ... object") says nothing about which sub-goal is meant.
     goals = text - text.mean(axis=0, keepdims=True)
@@ -56,9 +132,28 @@ def plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray], 
     return plan, dict(zip(CAPTIONS, goals.astype(np.float32))), cfg.detector_path
 
 
-def more_tasks(cfg: TrainConfig) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(instruction, plan) of every further instruction of a multi-skill run."""
-    return tuple((task, tuple(cached_planner(cfg.planner).plan(task))) for task in cfg.also)
+def more_tasks(cfg: TrainConfig) -> tuple[tuple[Any, tuple[str, ...]], ...]:
+    """(sim Task, plan) of every further instruction of a multi-skill run."""
+    from experiments.collect_infer.tasks import task_for
+
+    plans = plan_tasks(cfg.planner, cfg.also)
+    return tuple((task_for(text, cfg.planner), tuple(plan)) for text, plan in zip(cfg.also, plans))
+
+
+_planner_notes: list[str] = []
+"""What ``auto`` chose ("planner: ..."): said when a run starts (:func:`say_planner_choice`),
+not while its inputs are checked, so that a refusal stays one line."""
+
+
+def plan_tasks(kind: str, tasks: tuple[str, ...]) -> list[list[str]]:
+    """The sub-goals of each task from the planner ``kind`` (PlannerError if one is refused)."""
+    return [cached_planner(kind).plan(task) for task in tasks]
+
+
+def say_planner_choice() -> None:
+    """Print (stderr) which planner ``auto`` chose, if not said yet."""
+    while _planner_notes:
+        print(_planner_notes.pop(0), file=sys.stderr, flush=True)
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,7 +161,7 @@ def cached_planner(kind: str):
     """One planner of each kind per process (FLAN-T5 weights are loaded once, not per task)."""
     from planner import make_planner
 
-    return make_planner(kind)
+    return make_planner(kind, announce=_planner_notes.append)
 
 
 def action_bounds() -> tuple[tuple[float, float], tuple[float, float]]:

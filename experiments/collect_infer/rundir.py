@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from experiments.collect_infer.config import ConfigError, TrainConfig, config_from_dict
+
 CURVE_FIELDS = ("env_steps", "eval_success_rate", "eval_episodes", "wall_s")
 
 
@@ -52,9 +54,8 @@ class RunDir:
         return self.root / "learning_curve.png"
 
     def create(self) -> "RunDir":
-        """Make the directory tree (fails if the run already has a config)."""
-        if self.config_path.exists():
-            raise FileExistsError(f"{self.root} already holds a run; pass --resume to continue it")
+        """Make the directory tree (see :func:`check_new_run_dir` for what is refused)."""
+        check_new_run_dir(self.root)
         (self.root / "checkpoints").mkdir(parents=True, exist_ok=True)
         return self
 
@@ -62,7 +63,22 @@ class RunDir:
         _atomic_write(self.config_path, json.dumps(config, indent=2, sort_keys=True))
 
     def read_config(self) -> dict[str, Any]:
-        return json.loads(self.config_path.read_text())
+        """config.json as written by the loop: an object whose "train" is an object
+        (:class:`ConfigError` otherwise; FileNotFoundError if the run has none)."""
+        if not self.config_path.is_file():
+            raise FileNotFoundError(f"not a run directory (no config.json): {self.root}")
+        try:
+            config = json.loads(self.config_path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"corrupt {self.config_path}: {exc}") from None
+        if not isinstance(config, dict) or not isinstance(config.get("train"), dict):
+            raise ConfigError(f"{self.config_path} is not a run config (no \"train\" settings)")
+        return config
+
+    def train_config(self) -> TrainConfig:
+        """The run's stored :class:`TrainConfig`, checked (a :class:`ConfigError` names what
+        this version cannot use)."""
+        return config_from_dict(self.read_config()["train"], str(self.config_path))
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one metrics record (JSONL; eval records also go to curve.csv and TensorBoard)."""
@@ -80,16 +96,20 @@ class RunDir:
         self._tensorboard(record)
 
     def records(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Metrics records logged so far (a torn last line from a crash is skipped)."""
+        """Metrics records logged so far. A torn last line (a crash mid-write) is skipped; a
+        corrupt line before it is a ValueError naming the file and line."""
         path = self.root / "metrics.jsonl"
         if not path.exists():
             return []
+        lines = path.read_bytes().split(b"\n")
+        last = max((i for i, line in enumerate(lines, 1) if line.strip()), default=0)
         out = []
-        for line in path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+        for number, line in enumerate(lines, 1):
+            rec = _record(line)
+            if rec is None:
+                if not line.strip() or number == last:
+                    continue  # a blank line, or the torn last line
+                raise ValueError(f"{path}: line {number} is not a JSON metrics record")
             if kind is None or rec.get("kind") == kind:
                 out.append(rec)
         return out
@@ -111,6 +131,47 @@ class RunDir:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def check_creatable(path: Path, what: str = "directory") -> None:
+    """``path`` is a directory or can be made one: it is not a file and no folder above it
+    is a file (NotADirectoryError naming ``what``)."""
+    if path.exists():
+        if not path.is_dir():
+            raise NotADirectoryError(f"{what} {path} is a file, not a directory")
+        return
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"{what} {path}: {parent} is a file, not a directory")
+            return
+
+
+def check_new_run_dir(root: Path) -> None:
+    """A new run needs a directory that does not exist or is empty: refuse a file, an
+    existing run (FileExistsError: resume it) and any other non-empty directory.
+
+    An empty ``checkpoints/`` (left by a run that failed before its config) counts as empty.
+    """
+    check_creatable(root, "run directory")
+    if not root.exists():
+        return
+    if (root / "config.json").exists():
+        raise FileExistsError(f"{root} already holds a run; pass --resume to continue it")
+    left = [p for p in root.iterdir()
+            if not (p.name == "checkpoints" and p.is_dir() and not any(p.iterdir()))]
+    if left:
+        raise FileExistsError(f"{root} is not empty and not a run: a new run needs a new or "
+                              "empty directory")
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """One metrics line as a dict, or None if it is not a JSON object."""
+    try:
+        rec = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return rec if isinstance(rec, dict) else None
 
 
 def _atomic_write(path: Path, text: str) -> None:

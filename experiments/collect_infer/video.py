@@ -49,7 +49,7 @@ def record_video(spec: ActorSpec, policy, path: Path, seeds: list[int],
     from experiments.collect_infer.collect import run_episode
     from sim import EnvConfig, make_env
 
-    env = make_env(spec.instruction, EnvConfig(horizon=spec.horizon, render=True, motion_frames=6))
+    env = make_env(spec.task, EnvConfig(horizon=spec.horizon, render=True, motion_frames=6))
     ws = env.config.workspace
     agent = SubgoalAgent(spec.plan, spec.goal_embeddings, policy, ws.low, ws.high, 0.0)
     if detector is None:

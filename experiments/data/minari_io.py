@@ -81,7 +81,9 @@ def datasets_root(root: Path) -> Iterator[None]:
 def store_layout(store: EpisodeStore, progress: bool = False) -> Layout:
     """Check every episode has the same shapes (one pass over the store)."""
     dims, frames = set(), set()
-    for ep in tqdm(store, total=len(store), unit="episode", desc="checking", disable=not progress):
+    # delay: a bad store found within a second is one error line, not a bar and an error
+    for ep in tqdm(store, total=len(store), unit="episode", desc="checking", delay=1.0,
+                   disable=not progress):
         dims.add(ep.states.shape[1])
         frames.add(None if ep.frame_embs is None else ep.frame_embs.shape[1:])
     if len(dims) != 1:

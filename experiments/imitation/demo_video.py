@@ -7,18 +7,21 @@ from typing import Any
 from experiments.imitation.imitate import events_from_predicates, plan_from_events
 from experiments.collect_infer.video import tile, write_video
 from sim.demo import DemoConfig, render_demo
+from sim.tasks import Task
 
 FPS = 8
 """Playback rate: ~10 rendered frames per pick or place, so a primitive lasts ~1.3 s."""
 
 
-def write_demo_video(instruction: str, out: Path, cfg: DemoConfig) -> dict[str, Any]:
-    """Render the expert solving ``instruction`` to ``out``; returns what was written.
+def write_demo_video(task: Task | str, out: Path, cfg: DemoConfig) -> dict[str, Any]:
+    """Render the expert solving ``task`` (a Task, or one of sim's own instructions) to
+    ``out``; returns what was written.
 
     ``shown_plan`` is the plan the video really shows (its ground truth, read the way the
     imitator reads detections), for judging an imitator's plan; the imitator never sees it.
     """
-    demo = render_demo(instruction, cfg)
+    demo = render_demo(task, cfg)
+    instruction = task.instruction if isinstance(task, Task) else task
     write_video(out, [tile(f) for f in demo.frames], fps=FPS)  # (H, n_cams * W, 3) each
     shown = plan_from_events([e.caption for e in events_from_predicates(demo.predicates)])
     n, cams, h, w, _ = demo.frames.shape

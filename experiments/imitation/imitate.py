@@ -24,8 +24,10 @@ from tqdm import tqdm
 
 from experiments.imitation.frames import BAR_DELAY, VideoFrames, read_video
 from experiments.imitation.watch import frame_scores, to_views
-from sim.seeds import IMITATE
 from perception.captions import CAPTIONS, GRASP_RE, ON_TOP_RE, caption_to_predicate, grasp_caption
+from planner import goal_of_plan
+from sim.seeds import IMITATE
+from sim.tasks import Task, grasp_task, stack_task
 
 
 @dataclass(frozen=True)
@@ -130,16 +132,20 @@ def events_from_predicates(predicates: Sequence[dict[str, bool]], debounce: int 
 
 
 # ---------------------------------------------------------------------------- executing a plan
+def plan_task(plan: Sequence[str]) -> Task:
+    """The task a plan is judged by: its end state (``planner.goal_of_plan``: the stacks
+    standing at its end, and the object it ends holding), named by :func:`plan_instruction`."""
+    return Task.from_goal(plan_instruction(plan), goal_of_plan(plan))
+
+
 def plan_instruction(plan: Sequence[str]) -> str:
-    """An instruction whose task is the plan's end state: its stacks, or its final grasp."""
-    steps = [f"stack the {m.group(1)} object on top of the {m.group(2)} object"
-             for m in (ON_TOP_RE.match(c) for c in plan) if m]
-    last = GRASP_RE.match(plan[-1]) if plan else None
-    if last:
-        steps.append(f"grasp the {last.group(1)} object")
-    if not steps:
+    """An instruction naming the plan's end state: each of its stacks, then its final grasp."""
+    goal = goal_of_plan(plan)
+    if not goal:
         raise ValueError(f"the plan names no stack or grasp: {list(plan)}")
-    return ", then ".join(steps)
+    end = Task.from_goal("", goal)
+    steps = [stack_task(x, y).instruction for x, y in end.stacks]
+    return ", then ".join(steps + ([grasp_task(end.grasp).instruction] if end.grasp else []))
 
 
 def execute_plan(run_dir: str | Path, plan: Sequence[str], episodes: int = 1, seed: int = 0,
@@ -157,12 +163,12 @@ def execute_plan(run_dir: str | Path, plan: Sequence[str], episodes: int = 1, se
     from experiments.collect_infer.evaluate import load_run_policy
     from experiments.collect_infer.prepare import policy_weights
 
-    instruction = judge or plan_instruction(plan)
-    spec, policy, cfg = load_run_policy(Path(run_dir), instruction)
+    spec, policy, cfg = load_run_policy(Path(run_dir), judge)
     if cfg.agent == "baseline":
         raise ValueError(f"{run_dir} was trained with the env-reward baseline: it has no "
                          "sub-goal skills to pursue a plan with")
-    spec = replace(spec, plan=tuple(plan), horizon=horizon or spec.horizon)
+    task = spec.task if judge else plan_task(plan)
+    spec = replace(spec, task=task, plan=tuple(plan), horizon=horizon or spec.horizon)
     actor = Actor(spec, 0)
     actor.set_weights(policy_weights(policy))
     seeds = IMITATE.seeds(seed, episodes)
@@ -175,5 +181,5 @@ def execute_plan(run_dir: str | Path, plan: Sequence[str], episodes: int = 1, se
             outcomes.append({"seed": s, "success": rollout.success, "steps": rollout.episode.T})
     finally:
         actor.close()
-    return {"task": instruction, "episodes": outcomes, "detector": spec.detector,
+    return {"task": judge or task.instruction, "episodes": outcomes, "detector": spec.detector,
             "success_rate": float(np.mean([o["success"] for o in outcomes]))}

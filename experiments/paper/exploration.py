@@ -121,12 +121,12 @@ def _check_stored(run: Any, set_down_exploring: bool, min_env_steps: int) -> Non
 def sparseness(tasks: tuple[ExplorationTask, ...], samples: int, progress: bool) -> dict[str, float]:
     """Random-policy env steps per success of each task (Markov chain over measured stages)."""
     from experiments.collect_infer.config import TrainConfig
+    from experiments.collect_infer.tasks import task_for
     from experiments.paper.sparsity import expected_steps, measure_stages
-    from sim import task_from_instruction
 
     stages = measure_stages(samples, progress=progress)
     horizon = TrainConfig.horizon  # the episodes the runs learn in
-    return {t.instruction: expected_steps(task_from_instruction(t.instruction), stages, horizon)
+    return {t.instruction: expected_steps(task_for(t.instruction), stages, horizon)
             for t in tasks}
 
 
@@ -221,18 +221,34 @@ def plot_fig5(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 4))
+    ys: list[float] = []
+    unknown = [r["label"] for r in rows if not np.isfinite(r["sparseness"])]
+    rows = [r for r in rows if np.isfinite(r["sparseness"])]  # no random success: no x
+    if unknown:
+        fig.text(0.01, 0.01, "no sparseness estimate (no random success sampled): "
+                 + ", ".join(unknown), fontsize=7)
     for row in rows:
-        steps = [s for s in row["framework"]["steps_to_50"] if s is not None]
-        ax.scatter([row["sparseness"]] * len(steps), [max(s, 1) for s in steps], color="tab:blue",
-                   alpha=0.6)
-        if row["framework"]["mean_steps_to_50"]:
-            ax.scatter([row["sparseness"]], [row["framework"]["mean_steps_to_50"]], color="tab:blue",
+        entry = row["framework"]
+        steps = [max(s, 1) for s in entry["steps_to_50"] if s is not None]
+        missed = sum(s is None for s in entry["steps_to_50"])
+        ax.scatter([row["sparseness"]] * len(steps), steps, color="tab:blue", alpha=0.6)
+        if missed:  # not reached within the budget: drawn at the budget, open marker
+            ax.scatter([row["sparseness"]] * missed, [entry["budget"]] * missed, marker="^",
+                       facecolors="none", edgecolors="tab:blue", label=None)
+        if entry["mean_steps_to_50"]:
+            ax.scatter([row["sparseness"]], [entry["mean_steps_to_50"]], color="tab:blue",
                        marker="_", s=400)
-        ax.annotate(row["label"], (row["sparseness"], max(steps or [1])), fontsize=8,
+        top = max(steps + [entry["budget"]] * bool(missed) or [1])
+        ax.annotate(row["label"], (row["sparseness"], top), fontsize=8,
                     textcoords="offset points", xytext=(4, 4))
-    lo = min(r["sparseness"] for r in rows)
-    hi = max(r["sparseness"] for r in rows)
+        ys += steps + [entry["budget"]] * bool(missed)
+    lo = min((r["sparseness"] for r in rows), default=1.0)
+    hi = max((r["sparseness"] for r in rows), default=1.0)
     ax.plot([lo, hi], [lo, hi], "k:", linewidth=1, label="steps = sparseness")
+    ax.scatter([], [], marker="^", facecolors="none", edgecolors="tab:blue",
+               label="not reached (at the budget)")
+    ax.set_xlim(lo / 3, hi * 3)  # explicit limits: a single task or no reached run is fine
+    ax.set_ylim(max(min(ys + [lo]) / 3, 0.5), max(ys + [hi]) * 3)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("sparseness (random-policy env steps per success)")

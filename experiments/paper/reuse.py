@@ -29,10 +29,10 @@ from typing import Any, Callable
 from experiments.paper.exploration import (
     ExplorationTask, explore_held, fmt_steps, run_one, steps_summary,
 )
+from sim.tasks import stack_task
 
 REUSE_TASKS: tuple[ExplorationTask, ...] = tuple(
-    ExplorationTask(f"stack the {x} object on top of the {y} object",
-                    f"Stack {x} on {y}", 10_000, 10_000, 250)
+    ExplorationTask(stack_task(x, y).instruction, f"Stack {x} on {y}", 10_000, 10_000, 250)
     for x, y in (("red", "blue"), ("blue", "green"), ("green", "red")))
 """The sequence, each with a 10k env-step budget and an eval every 250 env steps (Stack from
 scratch reaches 50% around 1k steps: the curve must resolve a fraction of that)."""

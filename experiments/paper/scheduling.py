@@ -30,11 +30,13 @@ def run_scheduling(run_dir: Path, instructions: tuple[str, ...], episodes: int, 
 
     out.mkdir(parents=True, exist_ok=True)
     trained = _trained_tasks(run_dir)
+    planner = json.loads((run_dir / "config.json").read_text())["train"].get("planner", "auto")
     rows = []
     for instruction in instructions:
         r = evaluate_run(run_dir, instruction, episodes, seed, progress=progress, seed_range=RUN)
         rows.append({"instruction": instruction, "plan": r["plan"], "episodes": episodes,
-                     "success_rate": r["success_rate"], "trained_as_task": _same_task(instruction, trained)})
+                     "success_rate": r["success_rate"],
+                     "trained_as_task": _same_task(instruction, trained, planner)})
         say(f"{instruction!r}: {r['success_rate']:.2f}")
     summary = {"run_dir": str(run_dir), "episodes": episodes, "instructions": rows,
                "min_success_rate": min(r["success_rate"] for r in rows)}
@@ -49,13 +51,16 @@ def _trained_tasks(run_dir: Path) -> set[str]:
     return {train["task"], *train.get("also", ())}
 
 
-def _same_task(instruction: str, trained: set[str]) -> bool:
-    """Whether ``instruction`` asks for the same goal predicates as a trained instruction
-    (so "on the red object" and "on top of the red object" are one task)."""
-    from sim import task_from_instruction
+def _same_task(instruction: str, trained: set[str], planner: str) -> bool:
+    """Whether ``instruction`` asks for the same goal as a trained instruction, as the run's
+    planner reads both (so "on the red object" and "on top of the red object" are one task)."""
+    from experiments.collect_infer.tasks import task_for
 
-    goals = set(task_from_instruction(instruction).goals)
-    return any(set(task_from_instruction(t).goals) == goals for t in trained)
+    def goal(text: str) -> tuple[frozenset[str], bool]:
+        task = task_for(text, planner)
+        return frozenset(task.goals), task.triple
+
+    return any(goal(t) == goal(instruction) for t in trained)
 
 
 def table_markdown(summary: dict[str, Any], trained: set[str]) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from sim import EnvConfig, StackingEnv, Task, make_env
+from sim import EnvConfig, StackingEnv, Task, make_env, on_top_key, triple_stack_task
 from sim.expert import expert_action
 from sim.seeds import SPARSITY
 
@@ -39,7 +39,7 @@ class StageProbabilities:
 
 def measure_stages(samples: int, seed: int = 0, progress: bool = True) -> StageProbabilities:
     """Estimate the stage probabilities with ``samples`` trials each."""
-    env = make_env("stack all three objects", EnvConfig(render=False, horizon=100))
+    env = make_env(triple_stack_task(), EnvConfig(render=False, horizon=100))
     rng = np.random.default_rng(seed)
     hits, trials = np.zeros(5), np.zeros(5)
     bar = tqdm(range(samples), desc="stage probabilities", disable=not progress, unit="trial")
@@ -50,11 +50,11 @@ def measure_stages(samples: int, seed: int = 0, progress: bool = True) -> StageP
         env.reset(seed=SPARSITY.seed(seed, i))
         env.step(expert_action(env))  # the expert grasps green (first cube of its tower)
         trials[1] += 1
-        hits[1] += _random_step(env, rng)["predicates"]["on_top(green,blue)"]
+        hits[1] += _random_step(env, rng)["predicates"][on_top_key("green", "blue")]
         env.reset(seed=SPARSITY.seed(seed, i))
         env.step(expert_action(env))
         env.step(expert_action(env))  # green on blue
-        if not env.scene().predicates["on_top(green,blue)"]:
+        if not env.scene().predicates[on_top_key("green", "blue")]:
             continue
         held = _random_step(env, rng)["held"]
         trials[2:4] += 1
@@ -66,7 +66,7 @@ def measure_stages(samples: int, seed: int = 0, progress: bool = True) -> StageP
             env.step(expert_action(env))  # expert grasps red
         preds = _random_step(env, rng)["predicates"]
         trials[4] += 1
-        hits[4] += preds["on_top(red,green)"] and preds["on_top(green,blue)"]
+        hits[4] += preds[on_top_key("red", "green")] and preds[on_top_key("green", "blue")]
     env.close()
     p = hits / np.maximum(trials, 1)
     return StageProbabilities(*p.tolist(), samples=samples)
@@ -94,7 +94,7 @@ def expected_steps(task: Task, s: StageProbabilities, horizon: int) -> float:
 
 def _chain(task: Task, s: StageProbabilities) -> tuple[np.ndarray, np.ndarray]:
     """Transient-state transition matrix Q and one-step success probabilities r."""
-    n_pairs = sum(g.startswith("on_top") for g in task.goals)
+    n_pairs = len(task.stacks)
     if task.triple:
         # 0 scattered, 1 holding (scattered), 2 two-stack, 3 holding the third, 4 holding the top
         q = np.zeros((5, 5))

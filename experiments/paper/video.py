@@ -56,12 +56,13 @@ def run_video_experiment(instructions: Sequence[str], seeds: Sequence[int], out:
 
 
 def _make_video(instruction: str, seed: int, out: Path) -> dict[str, Any]:
-    from experiments.imitation.demo_video import write_demo_video
     from experiments.collect_infer.rundir import task_slug
+    from experiments.collect_infer.tasks import task_for
+    from experiments.imitation.demo_video import write_demo_video
     from sim.demo import DemoConfig
 
     path = out / "videos" / f"{task_slug(instruction)}__seed{seed}.mp4"
-    demo = write_demo_video(instruction, path, DemoConfig(shift=True, seed=seed))
+    demo = write_demo_video(task_for(instruction), path, DemoConfig(shift=True, seed=seed))
     return {"instruction": instruction, "seed": seed, "video": str(path),
             "shown_plan": demo["shown_plan"], "expert_success": demo["expert_success"]}
 

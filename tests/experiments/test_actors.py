@@ -9,13 +9,14 @@ import pytest
 from experiments.collect_infer.actors import ActorPool, ActorSpec
 from perception.captions import CAPTIONS, grasp_caption
 from policy.model import PolicyConfig, TransformerPolicy, make_policy
+from sim.tasks import grasp_task
 
 
 def _spec() -> ActorSpec:
     goals = {c: np.eye(16, dtype=np.float32)[i] for i, c in enumerate(CAPTIONS)}
     config = asdict(PolicyConfig(goal_dim=16, action_low=(0.38, -0.12), action_high=(0.62, 0.12),
                                  d_model=32, n_layers=1, n_heads=2, dropout=0.0))
-    return ActorSpec("grasp the red object", (grasp_caption("red"),), goals, config, "oracle",
+    return ActorSpec(grasp_task("red"), (grasp_caption("red"),), goals, config, "oracle",
                      None, horizon=3, explore_eps=0.1)
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from experiments.imitation.imitate import (
     Event, events_from_predicates, first_appearances, plan_from_events, plan_instruction,
+    plan_task,
 )
 from perception.captions import CAPTIONS, grasp_caption, on_top_caption
 from planner.grammar import GrammarPlanner
@@ -125,12 +126,15 @@ def test_events_become_a_plan_in_the_planners_format(events, plan) -> None:
 
 
 def test_a_plan_names_the_task_it_is_judged_by() -> None:
-    from sim import task_from_instruction
-
     plan = GrammarPlanner().plan(TRIPLE)
-    task = task_from_instruction(plan_instruction(plan))
-    assert set(task.goals) == {"on_top(green,blue)", "on_top(red,green)"}
-    assert task_from_instruction(plan_instruction([G["blue"]])).goals == ("grasping(blue)",)
+    task = plan_task(plan)
+    assert task.goals == ("on_top(green,blue)", "on_top(red,green)") and not task.triple
+    assert task.instruction == plan_instruction(plan) == (
+        "stack the green object on top of the blue object, "
+        "then stack the red object on top of the green object")
+    assert plan_task([G["blue"]]).goals == ("grasping(blue)",)
+    with pytest.raises(ValueError, match="names no stack or grasp"):
+        plan_task([])
 
 
 @pytest.mark.parametrize("instruction", [
@@ -138,9 +142,11 @@ def test_a_plan_names_the_task_it_is_judged_by() -> None:
 ])
 def test_the_ground_truth_of_a_demo_reads_as_the_planners_plan(instruction) -> None:
     """The oracle path: a perfect detector's events of an expert video give the planner's plan."""
+    from experiments.collect_infer.tasks import task_for
     from sim.demo import DemoConfig, render_demo
 
-    demo = render_demo(instruction, DemoConfig(shift=True, seed=1, motion_frames=4))
+    task = task_for(instruction, "grammar")
+    demo = render_demo(task, DemoConfig(shift=True, seed=1, motion_frames=4))
     assert demo.success
     events = events_from_predicates(demo.predicates, debounce=2)
     assert plan_from_events([e.caption for e in events]) == GrammarPlanner().plan(instruction)
@@ -212,9 +218,7 @@ def test_a_video_with_no_subgoal_exits_1_with_a_clear_message(tmp_path, tiny_det
     frames = tmp_path / "frames"
     frames.mkdir()
     _write_frames(frames, np.random.default_rng(0).integers(0, 255, (5, 40, 40, 3), np.uint8))
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "config.json").write_text("{}")
+    run = _make_run(tmp_path / "run", tiny_detector)  # a valid run: the video is what fails
     proc = cli("imitate", str(frames), "--run-dir", str(run), "--detector", str(blind_dir),
                "--json")
     assert proc.returncode == 1, proc.stderr

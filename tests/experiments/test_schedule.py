@@ -9,6 +9,7 @@ from experiments.collect_infer.actors import ActorPool
 from experiments.paper.scheduling import run_scheduling
 from perception.captions import grasp_caption, on_top_caption
 from policy.model import PolicyConfig, make_policy
+from sim.tasks import grasp_task, stack_task
 from tests.experiments.conftest import assert_clean_usage_error, langstack, last_json
 from tests.experiments.test_actors import _spec, _weights
 from tests.experiments.test_train_resume import tiny_detector  # noqa: F401  (fixture)
@@ -18,9 +19,9 @@ STACK = "stack the green object on top of the blue object"
 
 def test_a_multi_skill_actor_rotates_tasks_and_plans_by_seed() -> None:
     stack_plan = (grasp_caption("green"), on_top_caption("green", "blue"))
-    spec = replace(_spec(), more_tasks=((STACK, stack_plan),))
-    assert spec.task_for(4) == ("grasp the red object", (grasp_caption("red"),))
-    assert spec.task_for(5) == (STACK, stack_plan)
+    spec = replace(_spec(), more_tasks=((stack_task("green", "blue"), stack_plan),))
+    assert spec.task_for(4) == (grasp_task("red"), (grasp_caption("red"),))
+    assert spec.task_for(5) == (stack_task("green", "blue"), stack_plan)
     pool = ActorPool(spec, 1)
     policy = make_policy(PolicyConfig(**spec.policy_config), seed=0)
     rollouts = pool.collect([4, 5, 6, 7], _weights(policy), {})

@@ -67,7 +67,7 @@ def test_find_pretrained_uses_env_then_cache(tiny, tmp_path, monkeypatch):
 def test_fine_tuning_pretrained_weights_trains_and_saves(tiny, tmp_path):
     """The pretrained path end to end on synthetic frames: load, fine-tune, calibrate, save."""
     from perception.dataset import FrameSet
-    from perception.train import TrainConfig, train_detector
+    from perception.train import DetectorTrainConfig, train_detector
 
     name, folder, state = tiny
     model, spec = factory.create_model(name, pretrained=str(folder / "weights.safetensors"))
@@ -75,7 +75,8 @@ def test_fine_tuning_pretrained_weights_trains_and_saves(tiny, tmp_path):
     frames = rng.integers(0, 256, (24, 2, 64, 64, 3), dtype=np.uint8)
     labels = rng.random((24, 9)) < 0.2
     data = FrameSet(frames, labels, [{"kind": "synthetic"}] * 24, {})
-    det = train_detector(model, spec, data, data, TrainConfig(epochs=2, batch_size=8, warmup_steps=2),
+    det = train_detector(model, spec, data, data,
+                         DetectorTrainConfig(epochs=2, batch_size=8, warmup_steps=2),
                          progress=False)
     assert det.meta["train_pairs"] == 24 and det.meta["train"]["steps"] == 6
     assert not torch.equal(det.model.state_dict()["text_projection"], state["text_projection"])

@@ -10,7 +10,7 @@ from perception.dataset import FrameSet, GenConfig, generate, load_split
 from perception.detector import Detector
 from perception.evaluate import evaluate_detector
 from perception.factory import EMBEDDED_MODEL, create_model
-from perception.train import TrainConfig, train_detector
+from perception.train import DetectorTrainConfig, train_detector
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -33,7 +33,7 @@ def splits(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(splits):
     model, spec = create_model(EMBEDDED_MODEL)
-    cfg = TrainConfig(epochs=24, batch_size=32, warmup_steps=20)
+    cfg = DetectorTrainConfig(epochs=24, batch_size=32, warmup_steps=20)
     return train_detector(model, spec, splits["train"], splits["val"], cfg, progress=False)
 
 
@@ -77,7 +77,7 @@ def test_training_is_seeded():
     rng = np.random.default_rng(0)
     data = FrameSet(rng.integers(0, 256, (16, 2, 64, 64, 3), dtype=np.uint8),
                     rng.random((16, 9)) < 0.2, [{"kind": "synthetic"}] * 16, {})
-    cfg = TrainConfig(epochs=1, batch_size=8, warmup_steps=1)
+    cfg = DetectorTrainConfig(epochs=1, batch_size=8, warmup_steps=1)
     states = []
     for _ in range(2):
         torch.manual_seed(999)  # model init is seeded separately from training

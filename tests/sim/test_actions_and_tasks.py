@@ -1,11 +1,11 @@
-"""Bad actions and instructions give clear errors; clipping is flagged; tasks parse."""
+"""Bad actions and instructions give clear errors; clipping is flagged; tasks and goals."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import sim
-from sim.tasks import task_from_instruction
+from sim.tasks import Task, canonical_task, canonical_tasks, named_task
 
 
 @pytest.fixture(scope="module")
@@ -68,27 +68,57 @@ def test_a_cube_placed_past_the_table_edge_can_be_picked_up_again(env) -> None:
 
 @pytest.mark.parametrize("text,goals,triple", [
     ("grasp the red object", ("grasping(red)",), False),
-    ("Pick up the BLUE cube.", ("grasping(blue)",), False),
+    ("Grasp the BLUE object.", ("grasping(blue)",), False),
     ("stack the red object on top of the blue object", ("on_top(red,blue)",), False),
-    ("put green on red", ("on_top(green,red)",), False),
+    ("stack  the green object on top of the red object", ("on_top(green,red)",), False),
     ("stack all three objects", (), True),
-    ("stack red on blue and then green on red", ("on_top(red,blue)", "on_top(green,red)"), False),
 ])
-def test_instructions_name_tasks(text, goals, triple) -> None:
-    task = task_from_instruction(text)
+def test_sim_names_its_own_tasks(text, goals, triple) -> None:
+    task = named_task(text)
     assert task.goals == goals and task.triple == triple
 
 
-@pytest.mark.parametrize("text,message", [
-    ("", "empty instruction"),
-    ("   ", "empty instruction"),
-    ("grasp the yellow object", "cannot read"),
-    ("stack the red object on top of the red object", "on itself"),
-    ("make me a sandwich", "understood"),
+def test_own_tasks_are_the_registered_ones() -> None:
+    instructions = [t.instruction for t in canonical_tasks()]
+    assert sorted(instructions) == sorted(i for i in sim.task_ids().values() if i)
+    assert all(canonical_task(i) == t for i, t in zip(instructions, canonical_tasks()))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "put green on red", "grasp the yellow object",
+                                  "stack red on blue and then green on red"])
+def test_sim_reads_no_other_text(text) -> None:
+    assert canonical_task(text) is None
+    with pytest.raises(ValueError, match="reads only its own instructions.*task_parser"):
+        named_task(text)
+
+
+def test_a_goal_makes_a_task() -> None:
+    task = Task.from_goal(" red on blue, then hold green ", ["on_top(red,blue)", "grasping(green)"])
+    assert task.instruction == "red on blue, then hold green"
+    assert task.stacks == (("red", "blue"),) and task.grasp == "green"
+    assert task.optimal_steps == 3 and not task.triple
+    preds = dict.fromkeys(sim.PREDICATE_KEYS, False)
+    assert not task.success(preds)
+    preds.update({"on_top(red,blue)": True, "grasping(green)": True})
+    assert task.success(preds)
+
+
+@pytest.mark.parametrize("goal,message", [
+    ([], "needs a goal"),
+    ("on_top(red,blue)", "list of predicate keys"),
+    (["on_top(red,red)"], "unknown predicate"),
+    (["grasping(yellow)"], "unknown predicate"),
+    (["grasping(red)", "grasping(blue)"], "cannot hold"),
+    (["grasping(red)", "on_top(red,blue)"], "cannot hold"),
+    (["grasping(blue)", "on_top(red,blue)"], "cannot hold"),
+    (["on_top(red,blue)", "on_top(red,green)"], "cannot hold"),
+    (["on_top(red,blue)", "on_top(green,blue)"], "cannot hold"),
+    (["on_top(red,blue)", "on_top(blue,red)"], "cannot hold"),
+    (["on_top(red,blue)", "on_top(blue,green)", "on_top(green,red)"], "cannot hold"),
 ])
-def test_bad_instructions_are_refused_clearly(text, message) -> None:
+def test_impossible_goals_are_refused(goal, message) -> None:
     with pytest.raises(ValueError, match=message):
-        task_from_instruction(text)
+        Task.from_goal("x", goal)
 
 
 def test_env_rejects_bad_config() -> None:

@@ -27,12 +27,31 @@ def test_ids_cover_the_task_families() -> None:
     assert "langstack/TripleStack-v0" in ids and "langstack/Instruction-v0" in ids
 
 
-def test_generic_id_takes_the_instruction_at_reset() -> None:
+def test_generic_id_takes_the_task_at_reset() -> None:
     env = gym.make("langstack/Instruction-v0")
     with pytest.raises(ValueError, match="instruction"):
         env.reset(seed=0)
-    _, info = env.reset(seed=0, options={"instruction": "Stack the blue block on the red block."})
+    own = "Stack the blue object on top of the red object."
+    _, info = env.reset(seed=0, options={"instruction": own})
     assert info["instruction"] == "stack the blue object on top of the red object"
+    with pytest.raises(ValueError, match="reads only its own instructions"):
+        env.reset(seed=0, options={"instruction": "put blue on red"})
+    goal = {"instruction": "blue on red", "goal": ["on_top(blue,red)"]}
+    _, info = env.reset(seed=0, options=goal)
+    assert info["instruction"] == "blue on red"
+    assert env.unwrapped.task.goals == ("on_top(blue,red)",)
+    _, info = env.reset(seed=0, options={"task": sim.grasp_task("green")})
+    assert info["instruction"] == "grasp the green object"
+    env.close()
+
+
+def test_generic_id_reads_instructions_with_a_given_parser() -> None:
+    def parser(text: str) -> sim.Task:
+        return sim.Task.from_goal(text, ["grasping(red)"])
+
+    env = gym.make("langstack/Instruction-v0", task_parser=parser)
+    _, info = env.reset(seed=0, options={"instruction": "hold red"})
+    assert info["instruction"] == "hold red" and env.unwrapped.task.grasp == "red"
     env.close()
 
 
