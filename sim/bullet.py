@@ -38,9 +38,31 @@ with silenced(2):  # "pybullet build time: ..." on import
     from pybullet_utils import bullet_client
 
 TIMESTEP = 1.0 / 240.0
+"""Simulated seconds per physics step (pybullet's default rate). Every motion is timed in
+simulated seconds (``sim.robot``) and the motor gain is derived per step (:func:`per_step`), so
+this is the one constant to change. 120 Hz was measured and not adopted: with 25 solver
+iterations random grasps succeeded half as often; with 35-80 the expert and the random
+stages held but random Grasp red still succeeded ~15% less often (55 vs 65 of 150 episodes),
+and setting any contact ERP knocked the expert's stacks over (docs/benchmarks.md)."""
 SOLVER_ITERATIONS = 25
 """Half pybullet's default: grasps and stacks stay stable (checked by the expert tests) and
 contact-rich steps run ~25% faster."""
+
+
+def per_step(fraction_at_240hz: float) -> float:
+    """A fraction corrected per step at 240 Hz, as the fraction per :data:`TIMESTEP` step that
+    corrects as much per simulated second (``1 - (1 - f) ** (TIMESTEP * 240)``)."""
+    return 1.0 - (1.0 - fraction_at_240hz) ** (TIMESTEP * 240.0)
+
+
+MOTOR_GAIN = per_step(0.1)
+"""positionGain: pybullet's default 0.1, with which the motions were tuned at 240 Hz (a
+position motor removes a fraction ``gain`` of its error per step)."""
+
+
+def steps_for(seconds: float) -> int:
+    """Physics steps covering ``seconds`` of simulated time (at least one)."""
+    return max(1, round(seconds / TIMESTEP))
 
 
 class Bullet:
@@ -85,7 +107,11 @@ class Bullet:
         body = c.createMultiBody(mass, col, vis, basePosition=list(position))
         c.changeDynamics(body, -1, lateralFriction=friction, spinningFriction=spinning,
                          rollingFriction=0.0001,
-                         activationState=p.ACTIVATION_STATE_DISABLE_SLEEPING)
+                         activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING)
+        if mass > 0:
+            # Created at rest: asleep until an awake body touches it (Bullet then wakes its
+            # island), so a cube nobody touches costs no solver time.
+            c.changeDynamics(body, -1, activationState=p.ACTIVATION_STATE_SLEEP)
         self._bodies[name] = body
 
     def create_visual_box(self, name: str, half_extents: Sequence[float],
@@ -136,10 +162,12 @@ class Bullet:
 
     def set_pose(self, name: str, position: Sequence[float],
                  orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0)) -> None:
-        """Teleport a body (used only by ``reset``) and zero its velocity."""
+        """Teleport a body and zero its velocity. A moved body is awake (a sleeping one would
+        hang where it was put, and Bullet finds no contacts between two sleeping bodies)."""
         body = self._bodies[name]
         self._client.resetBasePositionAndOrientation(body, list(position), list(orientation))
         self._client.resetBaseVelocity(body, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+        self._client.changeDynamics(body, -1, activationState=p.ACTIVATION_STATE_WAKE_UP)
 
     def in_contact(self, a: str, b: str, link_a: int = -2) -> bool:
         """Whether body ``a`` (optionally only its link ``link_a``) touches body ``b``."""
@@ -167,7 +195,7 @@ class Bullet:
             self._client.resetJointState(self._bodies[name], j, float(v), 0.0)
 
     def drive_joints(self, name: str, joints: Sequence[int], targets: Sequence[float],
-                     forces: Sequence[float], gain: float = 0.1) -> None:
+                     forces: Sequence[float], gain: float = MOTOR_GAIN) -> None:
         """Position-control motors towards ``targets`` (``gain``: pybullet's positionGain)."""
         n = len(joints)
         self._client.setJointMotorControlArray(
@@ -254,16 +282,27 @@ class Bullet:
         """Direction of the renderer's light."""
         self._light = (float(direction[0]), float(direction[1]), float(direction[2]))
 
+    @property
+    def tiny_renderer(self) -> bool:
+        """Whether images come from TinyRenderer (no anti-aliasing, alpha-0 bodies skipped:
+        a static background can be composited exactly, see ``World.render_as_posed``)."""
+        return self._renderer == p.ER_TINY_RENDERER
+
     def render(self, view: CameraView, size: int) -> np.ndarray:
         """One RGB image (size, size, 3) uint8 from ``view``."""
+        return self.render_rgbd(view, size)[0]
+
+    def render_rgbd(self, view: CameraView, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """One RGB image (size, size, 3) uint8 and its depth buffer (size, size) float32
+        (TinyRenderer's z-buffer: 1.0 where nothing is drawn, smaller is nearer)."""
         c = self._client
         view_m = c.computeViewMatrix(view.eye, view.target, view.up)
         proj_m = c.computeProjectionMatrixFOV(view.fov_deg, 1.0, 0.05, 5.0)
-        _, _, rgba, _, _ = c.getCameraImage(
+        _, _, rgba, depth, _ = c.getCameraImage(
             size, size, view_m, proj_m, shadow=0, lightDirection=list(self._light),
             renderer=self._renderer, flags=p.ER_NO_SEGMENTATION_MASK)
         rgba = np.asarray(rgba, dtype=np.uint8).reshape(size, size, 4)  # (H, W, RGBA)
-        return rgba[:, :, :3]
+        return rgba[:, :, :3], np.asarray(depth, dtype=np.float32).reshape(size, size)
 
     def close(self) -> None:
         """Disconnect the client (idempotent)."""

@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from sim.bullet import steps_for
 from sim.cameras import VisualConfig
 from sim.motion import MotionFrames, ShadowWorld
 from sim.objects import Workspace
@@ -22,6 +23,8 @@ from sim.tasks import Task, TaskParser, named_task
 from sim.world import Scene, World
 
 STATE_DIM = 13
+MOTION_FRAME_S = 0.1
+"""Simulated seconds between the instants a primitive records for mid-motion frames."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ class StackingEnv(gym.Env):
         if not self.config.motion_frames:
             return
         robot = self.world.robot
-        robot.hook_every = 24
+        robot.hook_every = steps_for(MOTION_FRAME_S)
         robot.on_substep = self._record_instant
 
     def _record_instant(self) -> None:

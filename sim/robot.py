@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from sim.assets import panda_urdf
-from sim.bullet import Bullet
+from sim.bullet import Bullet, steps_for
 
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
 FINGER_JOINTS = (9, 10)
@@ -23,8 +23,21 @@ FINGER_FORCE = 60.0
 SPIN = 0.05
 """Torsional friction of the finger pads: a held cube must not pivot between them."""
 MAX_JOINT_STEP = 0.09
-"""Largest joint-target increment (rad) per ramp chunk of RAMP_STEPS physics steps."""
-RAMP_STEPS = 4
+"""Largest joint-target increment (rad) per ramp chunk of RAMP_S seconds."""
+# Motion timing, in simulated seconds (the physics rate, ``sim.bullet.TIMESTEP``, only sets how
+# many steps each takes; the motor gain keeps the same convergence per second at any rate).
+RAMP_S = 4 / 240
+"""Duration of one ramp chunk."""
+CHECK_S = 6 / 240
+"""How often a settling motion checks whether it has arrived."""
+MOVE_TIMEOUT_S = 300 / 240
+"""Longest a motion may settle (e.g. fingers blocked by a cube)."""
+GRIPPER_CHECK_S = 4 / 240
+GRIPPER_TIMEOUT_S = 40 / 240
+SQUEEZE_S = 6 / 240
+"""Settling after the fingers switch to the symmetric squeeze."""
+RELEASE_S = 10 / 240
+"""Settling after the fingers open over a place."""
 SQUEEZE = 0.003
 """How far past contact each finger is driven while holding (metres)."""
 FINGER_OPEN = 0.04
@@ -77,7 +90,8 @@ class Panda:
         return float(self.bullet.joint_positions(self.name, FINGER_JOINTS).sum())
 
     # ------------------------------------------------------------------ motion
-    def move_to(self, target: np.ndarray, tol: float = 0.004, max_steps: int = 300) -> None:
+    def move_to(self, target: np.ndarray, tol: float = 0.004,
+                timeout_s: float = MOVE_TIMEOUT_S) -> None:
         """Drive the grasp point to ``target`` (gripper down) by IK + position control.
 
         The motor targets follow a smooth (ease-in/out) joint-space ramp, so a held cube is
@@ -92,16 +106,16 @@ class Panda:
             u = u * u * (3.0 - 2.0 * u)  # smoothstep: zero velocity at both ends
             self.bullet.drive_joints(self.name, ARM_JOINTS, q_start + u * (q_goal - q_start),
                                      ARM_FORCES)
-            self._advance(RAMP_STEPS)
-        self._run_until(lambda: np.abs(self._arm_q() - q_goal).max() < tol, max_steps)
+            self._advance(steps_for(RAMP_S))
+        self._run_until(lambda: np.abs(self._arm_q() - q_goal).max() < tol, timeout_s)
 
-    def open_gripper(self, steps: int = 40) -> None:
+    def open_gripper(self, timeout_s: float = GRIPPER_TIMEOUT_S) -> None:
         """Open the fingers fully."""
         self._finger_target = FINGER_OPEN
         self._drive_fingers()
-        self._run_until(lambda: self.finger_opening() > 2 * FINGER_OPEN - 0.004, steps)
+        self._run_until(lambda: self.finger_opening() > 2 * FINGER_OPEN - 0.004, timeout_s)
 
-    def close_gripper(self, steps: int = 40) -> None:
+    def close_gripper(self, timeout_s: float = GRIPPER_TIMEOUT_S) -> None:
         """Close the fingers (they stop on a cube and keep squeezing)."""
         self._finger_target = 0.0
         self._drive_fingers()
@@ -113,12 +127,12 @@ class Panda:
             last[0] = now
             return done
 
-        self._run_until(settled, steps, check_every=4)
+        self._run_until(settled, timeout_s, check_s=GRIPPER_CHECK_S)
         # Independent finger motors let a held cube drift sideways with the finger pair;
         # holding both fingers at one symmetric squeeze target keeps it centred in the hand.
         self._finger_target = max(self.finger_opening() / 2 - SQUEEZE, 0.0)
         self._drive_fingers()
-        self.bullet.step(6)
+        self.bullet.step(steps_for(SQUEEZE_S))
 
     def pick(self, xy: np.ndarray, grasp_z: float) -> None:
         """Pick at ``xy`` with the fingertips centred at height ``grasp_z``."""
@@ -135,7 +149,7 @@ class Panda:
         self.move_to(np.array([xy[0], xy[1], release_z + 0.04]))
         self.move_to(np.array([xy[0], xy[1], release_z]), tol=0.003)
         self.open_gripper()
-        self.bullet.step(10)
+        self.bullet.step(steps_for(RELEASE_S))
         self.move_to(np.array([xy[0], xy[1], SAFE_Z]), tol=0.01)
 
     # ------------------------------------------------------------------ helpers
@@ -154,10 +168,13 @@ class Panda:
             if before // self.hook_every != self.bullet.physics_steps // self.hook_every:
                 self.on_substep()
 
-    def _run_until(self, done: Callable[[], bool], max_steps: int, check_every: int = 6) -> None:
+    def _run_until(self, done: Callable[[], bool], timeout_s: float,
+                   check_s: float = CHECK_S) -> None:
+        """Step physics until ``done()`` (checked every ``check_s``) or ``timeout_s`` passed."""
+        check, limit = steps_for(check_s), steps_for(timeout_s)
         steps = 0
-        while steps < max_steps:
-            self._advance(check_every)
-            steps += check_every
+        while steps < limit:
+            self._advance(check)
+            steps += check
             if done():
                 return

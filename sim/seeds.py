@@ -77,6 +77,8 @@ SPARSITY = SeedRange("sparseness", 7 * _T, 10_000_000, keys=100_000)
 """Random-policy episodes that measure a task's sparseness."""
 PEERS = SeedRange("peer learners", 8 * _T, 1_000_000)
 """Training episodes of other learners (e.g. Stable-Baselines3) with run seed ``key``."""
+BENCH = SeedRange("benchmarks", 9 * _T, 1_000_000)
+"""Scenes of the speed benchmarks (``langstack bench``): block 0 warms up, block 1 measures."""
 
 ALL: tuple[SeedRange, ...] = (*PERCEPTION.values(), DEMO_LOOK, DEMO_SCENE, IMITATE, TRAIN,
-                              CURVE, CONFIRM, FINAL, EVAL, RUN, SPARSITY, PEERS)
+                              CURVE, CONFIRM, FINAL, EVAL, RUN, SPARSITY, PEERS, BENCH)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.bullet import Bullet
+from sim.bullet import Bullet, steps_for
 from sim.cameras import VisualConfig
 from sim.external_arm import EXTERNAL_ARMS, KukaArm
 from sim.objects import COLORS, CUBE_MASS, CUBE_SIZE, RGBA, Workspace, sample_positions
@@ -19,6 +19,8 @@ GRASP_ABOVE_CENTER = 0.008
 when it is placed on a stack (metres)."""
 RELEASE_GAP = 0.004
 """Clearance between a placed cube and its support at release (metres)."""
+PLACE_SETTLE_S = 20 / 240
+"""Simulated seconds the world runs after a place, for the released cube to settle."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class World:
         self.external: KukaArm | None = None
         """The arm drawn in place of the Panda (demo videos), or None."""
         self.cube_size = CUBE_SIZE * visual.cube_size_scale
+        self._background: list[tuple[np.ndarray, np.ndarray]] | None = None
+        """Each camera's (RGB, depth) image of the table alone (TinyRenderer only)."""
         self.bullet = Bullet(egl=egl)
         self.bullet.set_light(visual.light_direction)
         self.robot = self._build(np.array([[0.5, -0.3 + 0.1 * i, self.cube_size / 2]
@@ -66,6 +70,7 @@ class World:
         self.bullet.clear()
         self.bullet.create_box("table", (0.55, 0.6, 0.02), (0.35, 0.0, -0.02),
                                self.visual.table_rgba, mass=0.0)
+        self._set_background()
         robot = Panda(self.bullet, low_poly=self.visual.low_poly)
         for link, rgba in enumerate(self.visual.robot_colors, start=-1):
             self.bullet.set_color(robot.name, rgba, link=link)
@@ -124,7 +129,26 @@ class World:
     def render_as_posed(self) -> np.ndarray:
         """The cameras' images of the bodies as they are (no re-posing of a drawn arm)."""
         size = self.visual.image_size
-        return np.stack([self.bullet.render(v, size) for v in self.visual.cameras])
+        if self._background is None:
+            return np.stack([self.bullet.render(v, size) for v in self.visual.cameras])
+        images = []
+        for view, (bg_rgb, bg_depth) in zip(self.visual.cameras, self._background):
+            rgb, depth = self.bullet.render_rgbd(view, size)  # the moving bodies only
+            images.append(np.where((depth < bg_depth)[..., None], rgb, bg_rgb))  # (H, W, 3)
+        return np.stack(images)
+
+    def _set_background(self) -> None:
+        """Draw the table once per camera, then hide it: each render draws only the bodies
+        that move and takes the table's pixels wherever they are nearer (z-buffer order, as a
+        full render would; TinyRenderer has no anti-aliasing and shadows are off, so the
+        images are identical: tests/sim/test_render.py). The table was half of every render.
+        The scene holds only the table when this runs; its look never changes in a World."""
+        if not self.bullet.tiny_renderer:
+            return
+        if self._background is None:
+            size = self.visual.image_size
+            self._background = [self.bullet.render_rgbd(v, size) for v in self.visual.cameras]
+        self.bullet.hide("table")
 
     def support_top(self, xy: np.ndarray, exclude: str | None = None) -> tuple[float, str | None]:
         """Height of the highest surface under ``xy`` (a cube top or the table) and its cube."""
@@ -161,7 +185,7 @@ class World:
         release_z = top + self.cube_size / 2 + RELEASE_GAP - (cube[2] - ee[2])
         grasp_xy = np.asarray(xy, dtype=np.float64) - (np.asarray(cube[:2]) - ee[:2])
         self.robot.place(grasp_xy, release_z)
-        self.bullet.step(20)  # let the released cube settle
+        self.bullet.step(steps_for(PLACE_SETTLE_S))  # let the released cube settle
 
     def close(self) -> None:
         """Free the physics client."""

@@ -1,44 +1,100 @@
-"""Collect & Infer collection throughput with 1 and N actors (``langstack bench collect``).
+"""Collect & Infer collection throughput (``langstack bench collect``).
 
-Each configuration runs the same exploring episodes (an untrained policy, so every episode
-lasts the horizon) with 1 actor in-process and with N Ray actors, and reports env steps per
-second of collection alone (no learning), measured after a warm-up round.
+Per mode, in one run: frames + detector (both cameras rendered and embedded by the CLIP
+detector, as in training) and state-only (the oracle reads the simulator, nothing is
+rendered). Each mode runs the same exploring episodes (an untrained policy, so every episode
+lasts the horizon) with 1 actor in-process and with N Ray actors, after a warm-up round, and
+reports env steps/s of collection alone (no learning). The 1-actor run is profiled: physics
+steps per env step and the share of each stage. ``against`` measures another checkout of
+langstack (e.g. the code before a change, from a git worktree) in a subprocess, in the same run.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from experiments.bench.stages import bare_physics_rate, profile_actor
+
 DETECTORS = ("clip", "oracle")
 """clip renders both cameras and embeds them, as in training; oracle reads the simulator."""
+MODES = {"clip": "frames+detector", "oracle": "state-only"}
 
 
-def measure(actors: Sequence[int], episodes: int, detector: str) -> dict[str, Any]:
-    """Env steps/s of collecting ``episodes`` episodes with each actor count, and the
-    speed-up over 1 actor (the reference, so ``actors`` must include 1).
+def measure(actors: Sequence[int], episodes: int, detectors: Sequence[str] = DETECTORS,
+            against: Path | None = None, floor_seconds: float = 3.0) -> dict[str, Any]:
+    """Env steps/s per actor count and mode, the 1-actor profile, the bare-physics floor and
+    (with ``against``) the same 1-actor figures of another langstack checkout.
 
-    Raises ValueError for actor counts without 1 or below 1, ``episodes < 1`` or a detector
-    not in :data:`DETECTORS`.
+    Raises ValueError for actor counts without 1 or below 1, ``episodes < 1``, an unknown
+    detector, or ``against`` that is not a langstack checkout.
     """
     if 1 not in actors:
         raise ValueError("actor counts must include 1 (the reference)")
     if min(actors) < 1 or episodes < 1:
         raise ValueError(f"actor counts and episodes must be >= 1, got {list(actors)}, "
                          f"{episodes}")
-    if detector not in DETECTORS:
-        raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
-    rates = {n: _rate(n, episodes, detector) for n in sorted(set(actors))}
-    return {"detector": detector, "episodes": episodes,
-            "env_steps_per_s": {str(n): r for n, r in rates.items()},
-            "speedup_vs_1": {str(n): r / rates[1] for n, r in rates.items()}}
+    unknown = [d for d in detectors if d not in DETECTORS]
+    if unknown or not detectors:
+        raise ValueError(f"detectors must be among {DETECTORS}, got {list(detectors)}")
+    if against is not None:
+        check_checkout(against)
+    modes = {}
+    for detector in detectors:
+        profile, rates = _profile(episodes, detector), {}
+        rates[1] = profile["env_steps_per_s"]
+        for n in sorted(set(actors) - {1}):
+            rates[n] = _pool_rate(n, episodes, detector)
+        mode = {"detector": detector, "env_steps_per_s": {str(n): r for n, r in rates.items()},
+                "speedup_vs_1": {str(n): r / rates[1] for n, r in rates.items()},
+                "physics_steps_per_env_step": profile["physics_steps_per_env_step"],
+                "stage_share": profile["stage_share"]}
+        if against is not None:
+            old = other_checkout_rate(against, episodes, detector)
+            mode["against"] = {"checkout": str(against), "env_steps_per_s": old,
+                               "ratio": rates[1] / old}
+        modes[MODES[detector]] = mode
+    floor = bare_physics_rate(floor_seconds)
+    pps = next(iter(modes.values()))["physics_steps_per_env_step"]
+    return {"episodes": episodes, "modes": modes,
+            "floor": {"bare_physics_steps_per_s": floor,
+                      "env_steps_per_s_physics_only": floor / pps}}
 
 
-def _rate(n: int, episodes: int, detector: str) -> float:
-    """Env steps/s of ``n`` actors collecting ``episodes`` episodes after a warm-up round."""
-    from experiments.collect_infer.actors import ActorPool, ActorSpec
+def check_checkout(path: Path) -> None:
+    """ValueError unless ``path`` is a langstack source tree (sim/ and experiments/ in it)."""
+    if not ((path / "sim" / "__init__.py").is_file() and (path / "experiments").is_dir()):
+        raise ValueError(f"--against: {path} is not a langstack checkout (no sim/ and "
+                         "experiments/ in it); make one with: git worktree add DIR COMMIT")
+
+
+def other_checkout_rate(path: Path, episodes: int, detector: str) -> float:
+    """1-actor env steps/s of the checkout at ``path``, measured by its own
+    ``bench collect`` in a subprocess (its code first on the path, this interpreter)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(path.resolve())] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    cmd = [sys.executable, "-m", "experiments.cli", "bench", "collect", "--actors", "1",
+           "--episodes", str(episodes), "--detector", detector, "--json"]
+    proc = subprocess.run(cmd, cwd=path, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"bench collect in {path} failed (exit {proc.returncode}): {tail}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "modes" in result:  # a checkout with this module's output
+        return float(result["modes"][MODES[detector]]["env_steps_per_s"]["1"])
+    return float(result["env_steps_per_s"]["1"])  # before per-mode output
+
+
+def _spec(detector: str) -> tuple[Any, dict[str, np.ndarray]]:
+    """The actor spec of the benchmark (Triple Stack, untrained policy) and its weights."""
+    from experiments.collect_infer.actors import ActorSpec
     from experiments.collect_infer.prepare import action_bounds, policy_weights
     from experiments.collect_infer.tasks import task_for
     from perception.captions import CAPTIONS
@@ -57,17 +113,40 @@ def _rate(n: int, episodes: int, detector: str) -> float:
     config = PolicyConfig(goal_dim=text.shape[1], action_low=low, action_high=high, dropout=0.0)
     weights = policy_weights(make_policy(config, seed=0))
     spec = ActorSpec(task_for(task, "grammar"), tuple(make_planner("grammar").plan(task)),
-                     goals, asdict(config), detector, None, horizon=10, explore_eps=0.1)
+                     goals, asdict(config),
+                     detector, None, horizon=10, explore_eps=0.1)
+    return spec, weights
+
+
+def _profile(episodes: int, detector: str) -> dict[str, Any]:
+    """One in-process actor, warmed up, then profiled over ``episodes`` episodes."""
+    from experiments.collect_infer.actors import Actor
+    from sim.seeds import BENCH
+
+    spec, weights = _spec(detector)
+    actor = Actor(spec, 0)
+    try:
+        actor.collect(BENCH.seeds(0, 1), weights, {})  # warm-up: env, detector, policy built
+        return profile_actor(actor, BENCH.seeds(1, episodes), weights)
+    finally:
+        actor.close()
+
+
+def _pool_rate(n: int, episodes: int, detector: str) -> float:
+    """Env steps/s of ``n`` Ray actors collecting ``episodes`` episodes after a warm-up round."""
+    import ray
+
+    from experiments.collect_infer.actors import ActorPool
+    from sim.seeds import BENCH
+
+    spec, weights = _spec(detector)
     pool = ActorPool(spec, n)
     try:
-        pool.collect(list(range(n)), weights, {})  # warm-up: env, detector and policy built
+        pool.collect(BENCH.seeds(0, n), weights, {})
         start = time.perf_counter()
-        rollouts = pool.collect(list(range(1000, 1000 + episodes)), weights, {})
+        rollouts = pool.collect(BENCH.seeds(1, episodes), weights, {})
         elapsed = time.perf_counter() - start
     finally:
         pool.close()
-    if n > 1:
-        import ray
-
         ray.shutdown()
     return sum(r.episode.T for r in rollouts) / elapsed

@@ -1,18 +1,19 @@
-"""``langstack bench sim|perception|collect``: speed benchmarks measured in one run on this
+"""``langstack bench sim|perception|collect|world``: benchmarks measured in one run on this
 machine (the measuring lives in ``experiments.bench``)."""
 from __future__ import annotations
 
 import argparse
 
-from experiments.cli import bench_collect, bench_perception, bench_sim
+from experiments.cli import bench_collect, bench_perception, bench_sim, bench_world
 
-TARGETS = {"sim": bench_sim, "perception": bench_perception, "collect": bench_collect}
+TARGETS = {"sim": bench_sim, "perception": bench_perception, "collect": bench_collect,
+           "world": bench_world}
 """Each target module has ``HELP``, ``add_arguments(parser)`` and ``run(args)``."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``bench`` with one sub-command per target."""
-    p = sub.add_parser("bench", help="speed benchmarks (sim, perception, collect)",
+    p = sub.add_parser("bench", help="benchmarks: speed (sim, perception, collect) and the world's faithfulness (world)",
                        description="Speed benchmarks, measured in one run on this machine.")
     targets = p.add_subparsers(dest="target", metavar="TARGET", parser_class=type(p))
     targets.required = True

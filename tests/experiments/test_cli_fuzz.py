@@ -72,6 +72,8 @@ SENTINELS: tuple[tuple[str, str], ...] = (
     ("experiments.imitation.imitate", "read_plan"),
     ("experiments.imitation.imitate", "execute_plan"),
     ("experiments.imitation.demo_video", "write_demo_video"),
+    ("experiments.bench.world", "run_probe"),
+    ("experiments.bench.collect", "other_checkout_rate"),
 )
 """(module, function) pairs that start real work; each raises :class:`RealWork` here."""
 SENTINEL_METHODS: tuple[tuple[str, str, str], ...] = (
@@ -322,7 +324,9 @@ def _kind(command: str, action: argparse.Action) -> str:
 ROLES: dict[tuple[str, str], str] = {
     ("expert", "task"): "instruction", ("expert", "video"): "video_out",
     ("sparsity", "task"): "sparsity_task",
-    ("bench perception", "detector"): "detector_dir",     ("bench collect", "actors"): "actor_counts",
+    ("bench perception", "detector"): "detector_dir", ("bench collect", "against"): "checkout",
+    ("bench world", "against"): "checkout",
+    ("bench collect", "actors"): "actor_counts",
     ("plan", "instruction"): "instruction", ("plan", "model"): "plan_model",
     ("perception train", "model"): "clip_model", ("perception train", "pretrained"): "pretrained",
     ("perception train", "out"): "detector_out", ("perception train", "device"): "device",
