@@ -2,7 +2,8 @@
 
 Action: an (x, y) table position in metres. The arm picks there when its gripper is empty and
 places there when it holds a cube (the paper's pick-and-place primitive).
-Observation: ``{"state": (13,) float32, "rgb": (2, 128, 128, 3) uint8}``.
+Observation: ``{"state": (13,) float32, "rgb": (2, 128, 128, 3) uint8}``; with
+``EnvConfig(render=False)`` (state only) ``{"state": (13,) float32}``, its space likewise.
 ``info``: the instruction, ``is_success``, what the step did, and the ground-truth
 ``predicates`` (for evaluation only: the framework agent must not read them).
 """

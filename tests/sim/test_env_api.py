@@ -12,11 +12,13 @@ from sim.expert import expert_action
 IDS = list(sim.task_ids())
 
 
+@pytest.mark.parametrize("render", [True, False], ids=["images", "state-only"])
 @pytest.mark.parametrize("env_id", IDS)
-def test_check_env_on_every_registered_id(env_id: str) -> None:
+def test_check_env_on_every_registered_id(env_id: str, render: bool) -> None:
     kwargs = {"task": "grasp the red object"} if env_id.endswith("Instruction-v0") else {}
-    env = gym.make(env_id, **kwargs)
+    env = gym.make(env_id, config=sim.EnvConfig(render=render), **kwargs)
     check_env(env.unwrapped, skip_render_check=True)
+    assert set(env.observation_space.spaces) == ({"state", "rgb"} if render else {"state"})
     env.close()
 
 
