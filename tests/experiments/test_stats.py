@@ -1,0 +1,27 @@
+"""The Wilson interval that every reported rate carries."""
+from __future__ import annotations
+
+import pytest
+
+from experiments.collect_infer.stats import wilson
+
+
+def test_known_values() -> None:
+    lo, hi = wilson(10, 20)
+    assert lo == pytest.approx(0.2993, abs=1e-4) and hi == pytest.approx(0.7007, abs=1e-4)
+    lo, hi = wilson(1, 100)
+    assert lo == pytest.approx(0.00177, abs=1e-4) and hi == pytest.approx(0.0545, abs=1e-4)
+
+
+@pytest.mark.parametrize("trials", [1, 7, 50, 300, 10_000])
+def test_every_rate_lies_inside_its_own_interval(trials: int) -> None:
+    for hits in range(0, trials + 1, max(1, trials // 50)):
+        lo, hi = wilson(hits, trials)
+        assert 0.0 <= lo <= hits / trials <= hi <= 1.0, (hits, trials, lo, hi)
+    assert wilson(trials, trials)[1] == 1.0 and wilson(0, trials)[0] == 0.0
+
+
+def test_no_trials_say_nothing_and_bad_counts_are_refused() -> None:
+    assert wilson(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="successes <= trials"):
+        wilson(5, 3)
