@@ -78,8 +78,8 @@ def check_checkout(path: Path) -> None:
 def other_checkout_rate(path: Path, episodes: int, detector: str) -> float:
     """1-actor env steps/s of the checkout at ``path``, measured by its own
     ``bench collect`` in a subprocess (its code first on the path, this interpreter)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(path.resolve())] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(path.resolve()), *inherited])}
     cmd = [sys.executable, "-m", "experiments.cli", "bench", "collect", "--actors", "1",
            "--episodes", str(episodes), "--detector", detector, "--json"]
     proc = subprocess.run(cmd, cwd=path, env=env, capture_output=True, text=True)

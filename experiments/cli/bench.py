@@ -13,8 +13,11 @@ TARGETS = {"sim": bench_sim, "perception": bench_perception, "collect": bench_co
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``bench`` with one sub-command per target."""
-    p = sub.add_parser("bench", help="benchmarks: speed (sim, perception, collect) and the world's faithfulness (world)",
-                       description="Speed benchmarks, measured in one run on this machine.")
+    p = sub.add_parser("bench", help="benchmarks: speed (sim, perception, collect) and the "
+                                     "world's faithfulness (world)",
+                       description="Benchmarks, measured in one run on this machine: speed "
+                                   "(sim, perception, collect) and the world as the learner "
+                                   "sees it (world).")
     targets = p.add_subparsers(dest="target", metavar="TARGET", parser_class=type(p))
     targets.required = True
     for name, module in TARGETS.items():

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         from experiments.collect_infer.prepare import check_detector_dir
 
         check_detector_dir(args.detector)
-    result = measure(str(args.detector) if args.detector else None, args.batch, args.frames, args.threads, args.image_size,
+    detector = str(args.detector) if args.detector else None
+    result = measure(detector, args.batch, args.frames, args.threads, args.image_size,
                      args.cameras, say=say)
     size = result["image_size"]
     human = (f"perception: {result['frames_per_s']:.0f} frames/s ({result['cameras']} x "
