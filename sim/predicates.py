@@ -43,7 +43,7 @@ def key_parts(key: str) -> tuple[str, ...]:
     return _PARTS[key]
 
 
-def held_cubes(bullet: Bullet, robot_name: str, size: float) -> set[str]:
+def held_cubes(bullet: Bullet, robot: Panda, size: float) -> set[str]:
     """The cubes hanging in the hand.
 
     The fingers clamp either one cube (both fingers touch it) or two cubes side by side
@@ -51,13 +51,12 @@ def held_cubes(bullet: Bullet, robot_name: str, size: float) -> set[str]:
     hand, and the cameras show the arm holding them). A clamped cube is held if it touches
     neither the table nor a cube at least half a cube-height below it (that one supports it).
     """
-    from sim.robot import FINGER_JOINTS
-
-    touch = {c: {j for j in FINGER_JOINTS if bullet.in_contact(robot_name, c, link_a=j)}
+    fingers = robot.finger_joints
+    touch = {c: {j for j in fingers if bullet.in_contact(robot.name, c, link_a=j)}
              for c in COLORS}
-    clamped = {c for c in COLORS if len(touch[c]) == len(FINGER_JOINTS)}
+    clamped = {c for c in COLORS if len(touch[c]) == len(fingers)}
     for a, b in permutations(COLORS, 2):
-        if touch[a] and touch[b] and touch[a] | touch[b] == set(FINGER_JOINTS) \
+        if touch[a] and touch[b] and touch[a] | touch[b] == set(fingers) \
                 and bullet.in_contact(a, b):
             clamped |= {a, b}
     return {c for c in clamped if not _supported(bullet, c, size)}
@@ -81,7 +80,7 @@ def is_on_top(bullet: Bullet, x: str, y: str, size: float) -> bool:
 
 def compute_predicates(bullet: Bullet, robot: Panda, size: float) -> dict[str, bool]:
     """All predicates of the current scene, keyed as :data:`PREDICATE_KEYS`."""
-    in_hand = held_cubes(bullet, robot.name, size)
+    in_hand = held_cubes(bullet, robot, size)
     held = {c: c in in_hand for c in COLORS}
     preds = {grasping_key(c): held[c] for c in COLORS}
     for x, y in permutations(COLORS, 2):

@@ -54,6 +54,8 @@ class Panda:
     """A Panda arm owning its motion primitives. ``name`` is its body name in ``Bullet``."""
 
     name = "panda"
+    finger_joints = FINGER_JOINTS
+    """The finger links a held cube touches (``sim.predicates`` reads them off the robot)."""
 
     def __init__(self, bullet: Bullet, base_position: tuple[float, float, float] = (0.0, 0.0, 0.0),
                  low_poly: bool = True):
