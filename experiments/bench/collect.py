@@ -48,10 +48,11 @@ def measure(actors: Sequence[int], episodes: int, detectors: Sequence[str] = DET
         check_checkout(against)
     modes = {}
     for detector in detectors:
-        profile, rates = _profile(episodes, detector), {}
+        spec, weights = _spec(detector)  # the detector is loaded once per mode
+        profile, rates = _profile(spec, weights, episodes), {}
         rates[1] = profile["env_steps_per_s"]
         for n in sorted(set(actors) - {1}):
-            rates[n] = _pool_rate(n, episodes, detector)
+            rates[n] = _pool_rate(n, spec, weights, episodes)
         mode = {"detector": detector, "env_steps_per_s": {str(n): r for n, r in rates.items()},
                 "speedup_vs_1": {str(n): r / rates[1] for n, r in rates.items()},
                 "physics_steps_per_env_step": profile["physics_steps_per_env_step"],
@@ -118,12 +119,11 @@ def _spec(detector: str) -> tuple[Any, dict[str, np.ndarray]]:
     return spec, weights
 
 
-def _profile(episodes: int, detector: str) -> dict[str, Any]:
+def _profile(spec: Any, weights: dict[str, np.ndarray], episodes: int) -> dict[str, Any]:
     """One in-process actor, warmed up, then profiled over ``episodes`` episodes."""
     from experiments.collect_infer.actors import Actor
     from sim.seeds import BENCH
 
-    spec, weights = _spec(detector)
     actor = Actor(spec, 0)
     try:
         actor.collect(BENCH.seeds(0, 1), weights, {})  # warm-up: env, detector, policy built
@@ -132,14 +132,13 @@ def _profile(episodes: int, detector: str) -> dict[str, Any]:
         actor.close()
 
 
-def _pool_rate(n: int, episodes: int, detector: str) -> float:
+def _pool_rate(n: int, spec: Any, weights: dict[str, np.ndarray], episodes: int) -> float:
     """Env steps/s of ``n`` Ray actors collecting ``episodes`` episodes after a warm-up round."""
     import ray
 
     from experiments.collect_infer.actors import ActorPool
     from sim.seeds import BENCH
 
-    spec, weights = _spec(detector)
     pool = ActorPool(spec, n)
     try:
         pool.collect(BENCH.seeds(0, n), weights, {})
