@@ -7,11 +7,12 @@ from typing import Any, Sequence
 
 from experiments.cli.util import (
     UsageError, add_json_flag, check_video_out, emit, non_negative_int, one_line, positive_int,
-    say,
+    probability, say,
 )
+from experiments.imitation.decode import DecodeConfig
 
 DETECTOR_RECIPES = ("default", "plain")
-NO_SUBGOAL_EXIT = 1
+UNREADABLE_EXIT = 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,29 +28,38 @@ def _register_imitate(sub: argparse._SubParsersAction) -> None:
         description="""\
 Read the plan a video shows and execute it with a trained policy.
 
-The CLIP detector scores every frame against the sub-goal captions. A caption appears when
-it scores >= gamma (the detector's calibrated threshold) on --debounce consecutive frames;
-the plan is the captions in order of first appearance, in the planner's format (each stack
-"X on Y" preceded by grasping X; a grasp that leads to no stack is dropped unless the video
-ends with it). A frame twice as wide as high is read as two camera views side by side (what
-`langstack demo-video` writes); any other frame is one view, centre-cropped to a square.
-Videos longer than --max-frames are subsampled evenly. The policy of --run-dir then pursues
-the plan in --episodes fresh scenes, moving to the next sub-goal when the run's detector
-confirms the current one; success is judged by the ground truth (every stack of the plan
-holds at once, or the final grasp), which the agent never reads.
+The CLIP detector scores every frame against the sub-goal captions. The plan is read with
+what physics allows: the hidden state of each frame is the symbolic scene (which cube is held,
+which rests on which), changing only by moves a robot can make (grasp a clear cube when the
+hand is empty; set the held cube on the table or on a clear cube), and the most likely
+sequence of scenes given the scores is decoded (an HMM, Viterbi). The plan is what the video
+ends with, in the planner's format (each tower bottom-up: grasp X, X on Y; then the grasp of
+a cube still held), with its posterior probability as the confidence. A frame twice as wide
+as high is read as two camera views side by side (what `langstack demo-video` writes); any
+other frame is one view, centre-cropped to a square. Videos longer than --max-frames are
+subsampled evenly. With --plan-only the command stops there (no run directory needed);
+otherwise the policy of --run-dir pursues the plan in --episodes fresh scenes, moving to the
+next sub-goal when the run's detector confirms the current one; success is judged by the
+ground truth (every stack of the plan holds at once, or the final grasp), which the agent
+never reads.
 
-Exit codes: 0 done (whether or not the execution succeeded); 1 no sub-goal was detected in
-the video: the input was valid, so it is not a usage error, but there is nothing to imitate
-and the command could not do its job (the reason and the best score are printed, nothing is
-executed, the JSON has an empty plan); 2 bad input (unreadable or corrupt video, empty
-folder, frames that are not H x W x 3 RGB or of different sizes, a grayscale video, not a
-run directory).
-JSON (last line with --json): {"plan", "success" (the first episode), "success_rate",
-"episodes", "events", "frames_scored", ...}.""")
+Exit codes: 0 done (whether or not the execution succeeded); 1 the video could not be read:
+it ends with nothing stacked or held, or the plan's confidence is below --min-confidence
+(the input was valid, so it is not a usage error, but the command could not do its job: the
+reason and the best guess are printed, nothing is executed); 2 bad input (unreadable or
+corrupt video, empty folder, frames that are not H x W x 3 RGB or of different sizes, a
+grayscale video, not a run directory).
+JSON (last line with --json): {"plan" (the best guess, in the planner's caption format),
+"confidence", "readable", "reason", "changes" (frame and moves where the scene changes),
+"alternatives", "frames_scored", ...; without --plan-only also "success" (the first
+episode), "success_rate", "episodes", "outcomes"}.""")
     p.add_argument("video", metavar="VIDEO", help="an .mp4/.gif (or another ffmpeg format) or a "
                    "folder of .png/.jpg frames (sorted by name)")
-    p.add_argument("--run-dir", type=Path, required=True,
-                   help="a trained run (langstack train) whose policy executes the plan")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="a trained run (langstack train) whose policy executes the plan "
+                        "(required unless --plan-only)")
+    p.add_argument("--plan-only", action="store_true",
+                   help="read and print the plan and its confidence; execute nothing")
     p.add_argument("--episodes", type=positive_int, default=1,
                    help="fresh scenes to execute the plan in (default 1: one-shot)")
     p.add_argument("--seed", type=non_negative_int, default=0,
@@ -59,8 +69,9 @@ JSON (last line with --json): {"plan", "success" (the first episode), "success_r
                         "trained with the arm in random colours, so another robot's colours are "
                         "not read as cubes; built and cached on first use), plain (the recipe "
                         "without arm colours, for comparison) or a detector checkpoint directory")
-    p.add_argument("--debounce", type=positive_int, default=3,
-                   help="consecutive frames a caption must hold to appear (default 3)")
+    p.add_argument("--min-confidence", type=probability, default=DecodeConfig.min_confidence,
+                   help="the plan's posterior probability below which the video counts as "
+                        f"unreadable (default {DecodeConfig.min_confidence})")
     p.add_argument("--max-frames", type=positive_int, default=240,
                    help="longer videos are subsampled evenly to this many frames (default 240)")
     p.add_argument("--views", type=positive_int, choices=(1, 2), default=None,
@@ -121,27 +132,31 @@ def run_imitate(args: argparse.Namespace) -> int:
     from experiments.imitation.imitate import WatchConfig, execute_plan, read_plan
     from experiments.imitation.watch import n_views
 
-    if not (args.run_dir / "config.json").is_file():
+    if args.run_dir is None and not args.plan_only:
+        raise UsageError("--run-dir is required (or --plan-only to read the plan without acting)")
+    if args.run_dir is not None and not (args.run_dir / "config.json").is_file():
         raise UsageError(f"not a run directory (no config.json): {str(args.run_dir)!r}")
-    watch = WatchConfig(max_frames=args.max_frames, debounce=args.debounce, views=args.views)
+    watch = WatchConfig(max_frames=args.max_frames, views=args.views,
+                        decode=DecodeConfig(min_confidence=args.min_confidence))
     frames = read_video(args.video, watch.max_frames, progress=not args.json)  # bad input first
     n_views(*frames.frames.shape[1:3], watch.views)
-    check_imitating_run(args.run_dir)
+    if args.run_dir is not None:
+        check_imitating_run(args.run_dir)
     check_video_detector(args.detector)
     detector = load_video_detector(args.detector, progress=not args.json)
     video = read_plan(frames, detector, watch, progress=not args.json)
-    result: dict[str, Any] = {
-        "video": args.video, "plan": video.plan, "success": False,
-        "events": [{"caption": e.caption, "frame": e.frame, "score": round(e.score, 4)}
-                   for e in video.events],
-        "frames_total": video.frames_total, "frames_scored": video.frames_scored,
-        "views": video.views, "gamma": video.gamma, "run_dir": str(args.run_dir)}
-    if not video.plan:
-        say(f"no sub-goal detected in {args.video}: no caption scored >= gamma "
-            f"({video.gamma:.3f}) on {watch.debounce} consecutive frames of the "
-            f"{video.frames_scored} scored (best score {video.best_score:.3f}); nothing to imitate")
-        emit({**result, "success_rate": 0.0, "episodes": 0}, args.json, "plan: (empty)")
-        return NO_SUBGOAL_EXIT
+    result: dict[str, Any] = {"video": args.video, **video.summary()}
+    if not video.readable:
+        say(f"could not read {args.video}: {video.reason} (best guess: "
+            f"{'; '.join(video.plan) or 'nothing'}; best caption score {video.best_score:.3f}, "
+            f"gamma {video.gamma:.3f}); nothing executed")
+        if not args.plan_only:
+            result.update(success=False, success_rate=0.0, episodes=0, run_dir=str(args.run_dir))
+        emit(result, args.json, _human_plan(result))
+        return UNREADABLE_EXIT
+    if args.plan_only:
+        emit(result, args.json, _human_plan(result))
+        return 0
     try:
         run = execute_plan(args.run_dir, video.plan, args.episodes, args.seed, args.horizon,
                            progress=not args.json)
@@ -150,7 +165,7 @@ def run_imitate(args: argparse.Namespace) -> int:
     outcomes = run["episodes"]
     result.update(success=outcomes[0]["success"], success_rate=run["success_rate"],
                   episodes=len(outcomes), outcomes=outcomes, task=run["task"],
-                  execution_detector=run["detector"])
+                  execution_detector=run["detector"], run_dir=str(args.run_dir))
     emit(result, args.json, _human(result))
     return 0
 
@@ -199,13 +214,18 @@ def load_video_detector(choice: str, progress: bool = True) -> Any:
         raise UsageError(f"--detector: {exc}") from None
 
 
-def _human(result: dict[str, Any]) -> str:
+def _human_plan(result: dict[str, Any]) -> str:
     lines = [f"video: {result['video']} ({result['frames_total']} frames, "
              f"{result['frames_scored']} scored, {result['views']} view(s) each)"]
-    lines += [f"  frame {e['frame']:>4}: {e['caption']} (score {e['score']:.3f})"
-              for e in result["events"]]
-    lines.append("plan:")
-    lines += [f"  {i}. {c}" for i, c in enumerate(result["plan"], 1)]
+    lines += [f"  frame {c['frame']:>4}: {c['moves']}" for c in result["changes"]]
+    lines.append(f"plan (confidence {result['confidence']:.2f}"
+                 + ("" if result["readable"] else ", NOT READABLE") + "):")
+    lines += [f"  {i}. {c}" for i, c in enumerate(result["plan"], 1)] or ["  (empty)"]
+    return "\n".join(lines)
+
+
+def _human(result: dict[str, Any]) -> str:
+    lines = [_human_plan(result)]
     wins = sum(o["success"] for o in result["outcomes"])
     lines.append(f"executed by {result['run_dir']} (detector {result['execution_detector']}) in "
                  f"{result['episodes']} fresh scene(s): success {wins}/{result['episodes']}")

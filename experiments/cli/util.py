@@ -120,6 +120,14 @@ def finite_float(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    value = finite_float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
 def check_task(text: str, planner: str = "auto") -> str:
     """An instruction the planner ``planner`` understands, stripped (UsageError otherwise)."""
     parse_task(text, planner)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from experiments.imitation.imitate import events_from_predicates, plan_from_events
+from experiments.imitation.imitate import plan_from_predicates
 from experiments.collect_infer.video import tile, write_video
 from sim.demo import DemoConfig, render_demo
 from sim.tasks import Task
@@ -23,7 +23,7 @@ def write_demo_video(task: Task | str, out: Path, cfg: DemoConfig) -> dict[str, 
     demo = render_demo(task, cfg)
     instruction = task.instruction if isinstance(task, Task) else task
     write_video(out, [tile(f) for f in demo.frames], fps=FPS)  # (H, n_cams * W, 3) each
-    shown = plan_from_events([e.caption for e in events_from_predicates(demo.predicates)])
+    shown = plan_from_predicates(demo.predicates).plan
     n, cams, h, w, _ = demo.frames.shape
     return {"video": str(out), "instruction": instruction, "frames": n,
             "frame_size": [h, cams * w], "views": cams, "shift": cfg.shift,

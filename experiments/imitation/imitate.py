@@ -1,17 +1,17 @@
-"""One-shot imitation from a video: read the sub-goals the video shows, then pursue them.
+"""One-shot imitation from a video: read the sub-goals a video shows, then pursue them.
 
     frames   = read the video (subsampled to at most max_frames)
     scores   = CLIP cosine of every view of every frame with every caption (experiments.imitation.watch)
-    events   = captions in time order of their first stable appearance: score >= gamma on
-               ``debounce`` consecutive frames
-    plan     = the events in the planner's format (below)
+    scenes   = the most likely sequence of symbolic scenes (held cube, stacks) that physics
+               allows, given the scores (experiments.imitation.decode: an HMM, Viterbi)
+    plan     = what the last scene shows, in the planner's format, with its posterior
+               probability; below DecodeConfig.min_confidence the video counts as unreadable
     success  = the run's policy pursues the plan in a fresh scene; judged by the ground truth
 
 **Plan format.** The planner writes "stack X on Y" as [grasp X, X on Y] and a grasp task as
-[grasp X]. A stack can only be made by carrying its top cube, so each on-top event is
-preceded by the grasp of its top cube (added when the video did not show it), and a grasp
-event is kept only when the next event stacks that cube or when it is the video's last event
-(the demonstrator ends holding it); any other grasp led to nothing the plan can name.
+[grasp X]. The plan of a scene lists each tower bottom-up (grasp a cube, put it on the one
+below) and ends with the grasp of the cube still held (a grasp-only demonstration); a stack
+made and undone within the video is not part of it.
 """
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from experiments.imitation.decode import DecodeConfig, Decoded, decode
 from experiments.imitation.frames import BAR_DELAY, VideoFrames, read_video
 from experiments.imitation.watch import frame_scores, to_views
-from perception.captions import CAPTIONS, GRASP_RE, ON_TOP_RE, caption_to_predicate, grasp_caption
+from perception.captions import CAPTIONS, caption_to_predicate
 from planner import goal_of_plan
 from sim.seeds import IMITATE
 from sim.tasks import Task, grasp_task, stack_task
@@ -36,25 +37,14 @@ class WatchConfig:
 
     max_frames: int = 240
     """Longer videos are subsampled evenly to this many frames."""
-    debounce: int = 3
-    """A caption appears when its score is >= gamma on this many consecutive frames."""
     views: int | None = None
     """Views side by side in a frame (None: 2 if the frame is twice as wide as high, else 1)."""
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    """How the scores are weighed against the physics prior (and the confidence required)."""
 
     def __post_init__(self) -> None:
-        if self.max_frames < 1 or self.debounce < 1:
-            raise ValueError("max_frames and debounce must be >= 1")
-
-
-@dataclass(frozen=True)
-class Event:
-    """A caption's first stable appearance."""
-
-    caption: str
-    frame: int
-    """Index in the scored (subsampled) frames."""
-    score: float
-    """Mean score over the debounce window."""
+        if self.max_frames < 1:
+            raise ValueError("max_frames must be >= 1")
 
 
 @dataclass
@@ -62,51 +52,37 @@ class VideoPlan:
     """What was read off a video."""
 
     plan: list[str]
-    events: list[Event] = field(default_factory=list)
+    confidence: float = 0.0
+    """Posterior probability of the plan (see :mod:`experiments.imitation.decode`)."""
+    readable: bool = False
+    """Whether the plan may be acted on (non-empty, confidence >= the configured minimum)."""
+    reason: str = ""
+    """Why not, when it is not readable."""
+    changes: list[tuple[int, str]] = field(default_factory=list)
+    """(frame, moves) where the decoded scene changes, in the scored frames' indices."""
+    alternatives: list[tuple[list[str], float]] = field(default_factory=list)
     frames_scored: int = 0
     frames_total: int = 0
     views: int = 1
     gamma: float = 0.0
     best_score: float = float("-inf")
-    """Highest frame score of any caption (tells how far a video without events fell short)."""
+    """Highest frame score of any caption (tells how far a video without a plan fell short)."""
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-ready reading: plan, confidence, reason, changes, alternatives, counts."""
+        return {"plan": self.plan, "confidence": round(self.confidence, 4),
+                "readable": self.readable, "reason": self.reason,
+                "changes": [{"frame": t, "moves": m} for t, m in self.changes],
+                "alternatives": [{"plan": p, "probability": round(q, 4)}
+                                 for p, q in self.alternatives],
+                "frames_total": self.frames_total, "frames_scored": self.frames_scored,
+                "views": self.views, "gamma": self.gamma,
+                "best_score": round(self.best_score, 4)}
 
 
-def first_appearances(scores: np.ndarray, gamma: float, debounce: int,
-                      captions: Sequence[str] = CAPTIONS) -> list[Event]:
-    """Events from (T, K) frame scores, in time order (ties: grasps first, then vocabulary)."""
-    on = scores >= gamma  # (T, K)
-    events = []
-    for k, caption in enumerate(captions):
-        t = _first_run(on[:, k], debounce)
-        if t is not None:
-            events.append(Event(caption, t, float(scores[t:t + debounce, k].mean())))
-    rank = {c: (0 if GRASP_RE.match(c) else 1, i) for i, c in enumerate(captions)}
-    return sorted(events, key=lambda e: (e.frame, rank[e.caption]))
-
-
-def _first_run(on: np.ndarray, length: int) -> int | None:
-    """Start of the first run of ``length`` True values, or None."""
-    if len(on) < length:
-        return None
-    window = np.convolve(on.astype(int), np.ones(length, int), mode="valid")  # (T - length + 1,)
-    hits = np.flatnonzero(window == length)
-    return int(hits[0]) if len(hits) else None
-
-
-def plan_from_events(captions: Sequence[str]) -> list[str]:
-    """The planner-format plan of captions in order of appearance (see the module docstring)."""
-    plan: list[str] = []
-    for i, caption in enumerate(captions):
-        if m := ON_TOP_RE.match(caption):
-            grasp = grasp_caption(m.group(1))
-            if not plan or plan[-1] != grasp:
-                plan.append(grasp)
-            plan.append(caption)
-        elif m := GRASP_RE.match(caption):
-            nxt = ON_TOP_RE.match(captions[i + 1]) if i + 1 < len(captions) else None
-            if i + 1 == len(captions) or (nxt and nxt.group(1) == m.group(1)):
-                plan.append(caption)
-    return plan
+def _video_plan(d: Decoded, cfg: DecodeConfig, **counts: Any) -> VideoPlan:
+    return VideoPlan(d.plan, d.confidence, d.readable(cfg), d.reason, d.changes,
+                     d.alternatives, **counts)
 
 
 # ---------------------------------------------------------------------------- reading a video
@@ -119,16 +95,20 @@ def read_plan(video: str | Path | VideoFrames, detector: Any, cfg: WatchConfig |
                                                                      progress=progress)
     views = to_views(frames.frames, cfg.views)  # (N, V, S, S, 3)
     scores = frame_scores(detector, views, progress=progress)  # (N, K)
-    events = first_appearances(scores, detector.gamma, cfg.debounce)
-    return VideoPlan(plan_from_events([e.caption for e in events]), events, len(views),
-                     frames.total, views.shape[1], detector.gamma, float(scores.max()))
+    decoded = decode(scores, detector.gamma, CAPTIONS, cfg.decode)
+    return _video_plan(decoded, cfg.decode, frames_scored=len(views), frames_total=frames.total,
+                       views=views.shape[1], gamma=detector.gamma, best_score=float(scores.max()))
 
 
-def events_from_predicates(predicates: Sequence[dict[str, bool]], debounce: int = 1) -> list[Event]:
-    """Events of a ground-truth timeline (a rendered demo's): what a perfect detector reads."""
+TRUTH_GAMMA = 0.5
+"""Ground truth read as scores: 1 where a predicate holds, 0 where not, judged at 0.5."""
+
+
+def plan_from_predicates(predicates: Sequence[dict[str, bool]]) -> Decoded:
+    """What a perfect detector reads off a rendered demo's ground-truth timeline."""
     truth = np.array([[p[caption_to_predicate(c)] for c in CAPTIONS] for p in predicates],
                      dtype=np.float32)  # (T, K) of 0/1
-    return first_appearances(truth, 0.5, debounce)
+    return decode(truth, TRUTH_GAMMA, CAPTIONS)
 
 
 # ---------------------------------------------------------------------------- executing a plan

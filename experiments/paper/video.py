@@ -44,9 +44,10 @@ def run_video_experiment(instructions: Sequence[str], seeds: Sequence[int], out:
         row["expected_plan"] = planner.plan(ins)
         video = read_plan(row["video"], detector, WatchConfig(), progress=False)
         row.update(plan=video.plan, plan_correct=video.plan == row["expected_plan"],
-                   events=[[e.caption, e.frame] for e in video.events])
+                   confidence=round(video.confidence, 4), readable=video.readable,
+                   changes=[[t, m] for t, m in video.changes])
         if run_dir is not None:
-            row.update(_execute(run_dir, video.plan, ins, episodes, k))
+            row.update(_execute(run_dir, video.plan if video.readable else [], ins, episodes, k))
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
     summary = _summary(rows, instructions, run_dir, episodes, detector)
@@ -71,7 +72,7 @@ def _execute(run_dir: Path, plan: list[str], instruction: str, episodes: int,
              seed: int) -> dict[str, Any]:
     from experiments.imitation.imitate import execute_plan
 
-    if not plan:  # nothing read off the video: nothing to execute, the demo is not imitated
+    if not plan:  # nothing read off the video (or not surely): the demo is not imitated
         return {"success_rate": 0.0, "episodes": 0}
     run = execute_plan(run_dir, plan, episodes, seed, judge=instruction, progress=False)
     return {"success_rate": run["success_rate"], "episodes": len(run["episodes"])}

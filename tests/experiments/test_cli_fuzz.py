@@ -274,8 +274,8 @@ class Option:
     dest: str
     flags: tuple[str, ...]
     kind: str
-    """"flag", "choice", "positive_int", "non_negative_int", "int", "float", "finite_float", or a
-    role of ROLES (paths and texts)."""
+    """"flag", "choice", "positive_int", "non_negative_int", "int", "float", "finite_float",
+    "probability", or a role of ROLES (paths and texts)."""
     required: bool
     nargs: Any
     choices: tuple[str, ...] = ()
@@ -316,7 +316,7 @@ def _kind(command: str, action: argparse.Action) -> str:
     if action.choices:
         return "choice"
     name = getattr(action.type, "__name__", "")
-    if name in ("positive_int", "non_negative_int", "int", "finite_float", "float"):
+    if name in ("positive_int", "non_negative_int", "int", "finite_float", "float", "probability"):
         return name
     return "unknown"  # see test_the_parser_walk_covers_every_command
 
@@ -397,6 +397,8 @@ def bad_values(opt: Option, w: World) -> list[list[str]]:
         values = texts(INT_BAD)
     elif kind in ("finite_float", "float"):
         values = texts(FLOAT_BAD)
+    elif kind == "probability":
+        values = texts((*FLOAT_BAD, "1.5", "-0.1", "1e300"))
     elif kind == "choice":
         values = texts(v for v in CHOICE_BAD if v not in opt.choices)
     else:
@@ -488,6 +490,8 @@ def filler(opt: Option, w: World, resume: bool) -> list[str] | None:
         return ["1"]
     if kind in ("finite_float", "float"):
         return {"target_success": ["0.9"], "budget_scale": ["0.5"]}.get(opt.dest, ["1.0"])
+    if kind == "probability":
+        return ["0.5"]
     if kind == "choice":
         return [str(opt.choices[0])]
     return {
