@@ -8,7 +8,7 @@ Episodes are driven by the scripted "purposeful random" actor (``random_expert_a
 mixed with uniform random actions), so a split contains scattered cubes (reset frames),
 the arm holding each cube (after picks), two-cube stacks and towers (after places) and
 mid-motion frames rendered during the primitives (not at a ground-truth transition, see
-:func:`_stable_motion_index`). Every episode has its own seed; the
+:func:`stable_motion_index`). Every episode has its own seed; the
 splits draw seeds from disjoint ranges (:data:`sim.seeds.PERCEPTION`), so held-out frames come
 from configurations never seen in training. The ``shifted`` split renders every episode
 with ``VisualConfig.shifted(seed)`` (moved cameras, other light, cube size and shade
@@ -132,26 +132,19 @@ class FrameSet:
 # ---------------------------------------------------------------------------- generation
 def _episode(env: Any, cfg: GenConfig, episode: int) -> list[tuple[np.ndarray, dict, dict, np.ndarray]]:
     """Run one seeded episode; returns (frame (2,H,W,3), predicates, record, state) tuples."""
-    from sim.expert import random_expert_action
-
     seed = cfg.episode_seed(episode)
     rng = np.random.default_rng(seed)
     obs, info = env.reset(seed=seed)
     no_state = np.full_like(obs["state"], np.nan)
     out = [(obs["rgb"], info["predicates"], {"seed": seed, "step": 0, "kind": "reset"},
             obs["state"])]
-    low, high = env.config.workspace.low, env.config.workspace.high  # the table rectangle
     for step in range(1, cfg.steps_per_episode + 1):
-        if rng.random() < cfg.random_action_prob:
-            action = rng.uniform(low, high).astype(np.float32)
-        else:
-            action = random_expert_action(env, rng)
-        obs, _, _, _, info = env.step(action)
+        obs, _, _, _, info = env.step(exploring_action(env, rng, cfg.random_action_prob))
         kind = info["primitive"]
         if cfg.has_motion(episode):
             motion, motion_preds = info["motion_frames"], info["motion_predicates"]
             if len(motion) > 2:
-                i = _stable_motion_index(motion_preds, rng)
+                i = stable_motion_index(motion_preds, rng)
                 state = info["motion_states"][i] if cfg.motion_states else no_state
                 out.append((motion[i], motion_preds[i],
                             {"seed": seed, "step": step, "kind": f"mid-{kind}"}, state))
@@ -160,7 +153,18 @@ def _episode(env: Any, cfg: GenConfig, episode: int) -> list[tuple[np.ndarray, d
     return out
 
 
-def _stable_motion_index(preds: list[dict[str, bool]], rng: np.random.Generator) -> int:
+def exploring_action(env, rng: np.random.Generator, random_prob: float) -> np.ndarray:
+    """The next action of a frame-generating episode: uniform on the table rectangle with
+    probability ``random_prob``, else a random step of the scripted expert."""
+    from sim.expert import random_expert_action
+
+    if rng.random() < random_prob:
+        ws = env.unwrapped.config.workspace
+        return rng.uniform(ws.low, ws.high).astype(np.float32)
+    return random_expert_action(env, rng)
+
+
+def stable_motion_index(preds: list[dict[str, bool]], rng: np.random.Generator) -> int:
     """A random inner mid-primitive render whose ground truth equals both neighbours'.
 
     Renders are 24 physics substeps apart. At a predicate transition the cube is within a

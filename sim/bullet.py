@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from sim.cameras import CameraView
+from sim.cameras import CameraView, Lighting
 
 
 @contextlib.contextmanager
@@ -79,8 +79,10 @@ class Bullet:
         self._client.setAdditionalSearchPath(pybullet_data.getDataPath())
         self._bodies: dict[str, int] = {}
         self._movable: dict[int, list[int]] = {}
+        self._textures: dict[str, int] = {}
         self._renderer = p.ER_TINY_RENDERER
         self._light: tuple[float, float, float] = (0.5, -0.4, 1.0)
+        self._lighting: Lighting | None = None
         self.clear()
         self.physics_steps = 0
         self.physics_seconds = 0.0
@@ -120,6 +122,40 @@ class Bullet:
         c = self._client
         vis = c.createVisualShape(p.GEOM_BOX, halfExtents=list(half_extents), rgbaColor=list(rgba))
         self._bodies[name] = c.createMultiBody(0.0, -1, vis, basePosition=list(position))
+
+    def create_visual_shape(self, name: str, shape: str, size: float, position: Sequence[float],
+                            rgba: Sequence[float], length: float = 0.1,
+                            orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0)) -> None:
+        """A drawn-only body (no collision, no mass): a sphere, cylinder or capsule of radius
+        ``size``, a box of half width ``size`` and length ``length`` (along z), or a mesh file
+        (pybullet_data's or absolute) scaled by ``size``."""
+        c = self._client
+        kinds = {"sphere": p.GEOM_SPHERE, "cylinder": p.GEOM_CYLINDER,
+                 "capsule": p.GEOM_CAPSULE, "box": p.GEOM_BOX}
+        if shape in kinds:  # a box is size x size x length (a cube when length = 2 size)
+            vis = c.createVisualShape(kinds[shape], radius=size, length=length,
+                                      halfExtents=[size, size, length / 2], rgbaColor=list(rgba))
+        else:
+            vis = c.createVisualShape(p.GEOM_MESH, fileName=shape, meshScale=[size] * 3,
+                                      rgbaColor=list(rgba))
+        if vis < 0:
+            raise ValueError(f"cannot create a visual shape from {shape!r}")
+        self._bodies[name] = c.createMultiBody(0.0, -1, vis, basePosition=list(position),
+                                               baseOrientation=list(orientation))
+
+    def set_texture(self, name: str, path: str, link: int = -1) -> None:
+        """Draw an image file on a body (or link); loaded once per client."""
+        if path not in self._textures:
+            tex = self._client.loadTexture(path)
+            if tex < 0:
+                raise ValueError(f"cannot load texture {path!r}")
+            self._textures[path] = tex
+        self._client.changeVisualShape(self._bodies[name], link,
+                                       textureUniqueId=self._textures[path])
+
+    def link_count(self, name: str) -> int:
+        """Links of a body, its base included."""
+        return self._client.getNumJoints(self._bodies[name]) + 1
 
     def hide(self, name: str) -> None:
         """Make every link of a body fully transparent (it still collides and moves)."""
@@ -245,6 +281,7 @@ class Bullet:
                                     deterministicOverlappingPairs=1)
         self._bodies.clear()
         self._movable.clear()
+        self._textures.clear()
 
     # ------------------------------------------------------------------ poses
     def pose_record(self) -> list[tuple[tuple, tuple, tuple]]:
@@ -278,9 +315,19 @@ class Bullet:
         return self._movable[body]
 
     # ------------------------------------------------------------------ rendering
-    def set_light(self, direction: Sequence[float]) -> None:
-        """Direction of the renderer's light."""
+    def set_light(self, direction: Sequence[float], lighting: Lighting | None = None) -> None:
+        """Direction of the renderer's light, and optionally its strength, ambient level and
+        shadows (None: the renderer's defaults without shadows)."""
         self._light = (float(direction[0]), float(direction[1]), float(direction[2]))
+        self._lighting = lighting
+
+    def _light_args(self) -> dict:
+        lit = self._lighting
+        if lit is None:
+            return {"shadow": 0}
+        return {"shadow": int(lit.shadow), "lightAmbientCoeff": lit.ambient,
+                "lightDiffuseCoeff": lit.diffuse, "lightSpecularCoeff": lit.specular,
+                "lightColor": list(lit.color), "lightDistance": lit.distance}
 
     @property
     def tiny_renderer(self) -> bool:
@@ -299,10 +346,20 @@ class Bullet:
         view_m = c.computeViewMatrix(view.eye, view.target, view.up)
         proj_m = c.computeProjectionMatrixFOV(view.fov_deg, 1.0, 0.05, 5.0)
         _, _, rgba, depth, _ = c.getCameraImage(
-            size, size, view_m, proj_m, shadow=0, lightDirection=list(self._light),
-            renderer=self._renderer, flags=p.ER_NO_SEGMENTATION_MASK)
+            size, size, view_m, proj_m, lightDirection=list(self._light),
+            renderer=self._renderer, flags=p.ER_NO_SEGMENTATION_MASK, **self._light_args())
         rgba = np.asarray(rgba, dtype=np.uint8).reshape(size, size, 4)  # (H, W, RGBA)
         return rgba[:, :, :3], np.asarray(depth, dtype=np.float32).reshape(size, size)
+
+    def visible_pixels(self, view: CameraView, size: int, names: Sequence[str]) -> np.ndarray:
+        """Pixels of each body in ``names`` seen from ``view`` in a ``size`` square render
+        (a segmentation pass: hidden bodies neither count nor occlude)."""
+        c = self._client
+        view_m = c.computeViewMatrix(view.eye, view.target, view.up)
+        proj_m = c.computeProjectionMatrixFOV(view.fov_deg, 1.0, 0.05, 5.0)
+        seg = c.getCameraImage(size, size, view_m, proj_m, renderer=self._renderer, shadow=0)[4]
+        seg = np.asarray(seg, dtype=np.int64).reshape(size, size)
+        return np.array([int((seg == self._bodies[n]).sum()) for n in names])
 
     def close(self) -> None:
         """Disconnect the client (idempotent)."""

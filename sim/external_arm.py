@@ -7,15 +7,16 @@ rendered frame the KUKA iiwa from pybullet_data (no collisions, fixed base) is p
 inverse kinematics so that its flange sits above the Panda's grasp point, gripper down, and a
 drawn two-finger hand (boxes without collision shapes) opens as wide as the Panda's fingers.
 The video therefore shows a different robot doing the task; nothing the KUKA does can push
-a cube. The iiwa ships without a gripper, hence the drawn hand.
+a cube. The iiwa ships without a gripper, hence the drawn hand. :mod:`sim.arms` adds the
+xArm 6 with its gripper and procedurally built arms; :data:`EXTERNAL_ARMS` names them all.
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
+from sim.arms import ProceduralArm, XArm, paint_links
 from sim.bullet import Bullet
+from sim.cameras import ArmLook
 
 KUKA_URDF = "kuka_iiwa/model.urdf"
 KUKA_JOINTS = (0, 1, 2, 3, 4, 5, 6)
@@ -25,7 +26,6 @@ DOWN = (1.0, 0.0, 0.0, 0.0)
 """Flange axis pointing down."""
 REST = np.array([0.0, 0.6, 0.0, -1.3, 0.0, 1.2, 0.0])
 """Null-space target of the IK: elbow up, like a person would pose the arm."""
-HAND_RGBA = (0.18, 0.18, 0.20, 1.0)
 PALM_HALF = (0.018, 0.06, 0.012)
 FINGER_HALF = (0.009, 0.005, 0.032)
 FINGER_CENTER_Z = 0.02
@@ -42,16 +42,17 @@ class KukaArm:
     name = "kuka"
     hand_parts = ("kuka_palm", "kuka_finger_left", "kuka_finger_right")
 
-    def __init__(self, bullet: Bullet, base_position: Sequence[float] = (0.0, 0.0, 0.0)) -> None:
+    def __init__(self, bullet: Bullet, look: ArmLook = ArmLook()) -> None:
         self.bullet = bullet
-        bullet.load_urdf(self.name, KUKA_URDF, base_position, fixed=True)
+        bullet.load_urdf(self.name, KUKA_URDF, look.base, fixed=True)
         bullet.disable_collisions(self.name)
+        paint_links(bullet, self.name, look.colors)
         lower, upper = bullet.joint_limits(self.name, KUKA_JOINTS)
         self._lower, self._upper = lower, upper
         bullet.reset_joints(self.name, KUKA_JOINTS, REST)
         for part in self.hand_parts:
             half = PALM_HALF if part == "kuka_palm" else FINGER_HALF
-            bullet.create_visual_box(part, half, (0.0, 0.0, -1.0), HAND_RGBA)
+            bullet.create_visual_box(part, half, (0.0, 0.0, -1.0), look.hand_rgba)
 
     def follow(self, grasp_point: np.ndarray, finger_opening: float) -> float:
         """Pose the arm and hand at ``grasp_point``; returns the flange's IK error (metres)."""
@@ -76,5 +77,8 @@ class KukaArm:
         self.bullet.set_pose("kuka_finger_right", grasp + (0.0, -offset, FINGER_CENTER_Z))
 
 
-EXTERNAL_ARMS = {"kuka": KukaArm}
-"""Arms that can stand in for the Panda in rendered frames (``VisualConfig.robot``)."""
+ExternalArm = KukaArm | XArm | ProceduralArm
+EXTERNAL_ARMS: dict[str, type[ExternalArm]] = {"kuka": KukaArm, "xarm": XArm,
+                                               "procedural": ProceduralArm}
+"""Arms that can stand in for the Panda in rendered frames (``VisualConfig.robot``), each
+built as ``cls(bullet, visual.arm_look)`` (see also :mod:`sim.arms`)."""

@@ -75,10 +75,24 @@ RUN = SeedRange("langstack run / scheduling", 6 * _T, 1_000_000)
 """``langstack run`` and ``reproduce scheduling`` with ``--seed S``: block S."""
 SPARSITY = SeedRange("sparseness", 7 * _T, 10_000_000, keys=100_000)
 """Random-policy episodes that measure a task's sparseness."""
-PEERS = SeedRange("peer learners", 8 * _T, 1_000_000)
-"""Training episodes of other learners (e.g. Stable-Baselines3) with run seed ``key``."""
+PEERS = SeedRange("peer comparison eval", 8 * _T, 1_000_000)
+"""``langstack reproduce peers``: every learner of run seed ``key`` (the framework too) is
+evaluated on block ``key``; they all train on block ``key`` of TRAIN, as the framework does."""
 BENCH = SeedRange("benchmarks", 9 * _T, 1_000_000)
 """Scenes of the speed benchmarks (``langstack bench``): block 0 warms up, block 1 measures."""
+PEER_TUNING = SeedRange("peer tuning", 10 * _T, 1_000_000, keys=3)
+"""``reproduce peers`` tuning runs: block 0 trains, block 1 evaluates, block 2 confirms (every
+candidate setting of every learner sees the same scenes; none of the reported runs does)."""
+STYLED_SPLITS: tuple[str, ...] = ("train", "val", "held-out-arm", "held-out-sector",
+                                  "held-out-surface", "held-out")
+"""Splits of the domain-randomised video-reader frames (``sim.styles``; leave-one-style-out)."""
+STYLED: dict[str, SeedRange] = {
+    split: SeedRange(f"styled {split}", 11 * _T + i * 10 ** 8, 100_000, keys=100)
+    for i, split in enumerate(STYLED_SPLITS)
+}
+"""Episode seeds (scene and look) of each styled split: no scene or look is shared between
+splits (``experiments.imitation.styled_frames``)."""
 
 ALL: tuple[SeedRange, ...] = (*PERCEPTION.values(), DEMO_LOOK, DEMO_SCENE, IMITATE, TRAIN,
-                              CURVE, CONFIRM, FINAL, EVAL, RUN, SPARSITY, PEERS, BENCH)
+                              CURVE, CONFIRM, FINAL, EVAL, RUN, SPARSITY, PEERS, BENCH,
+                              PEER_TUNING, *STYLED.values())

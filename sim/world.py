@@ -7,10 +7,11 @@ import numpy as np
 
 from sim.bullet import Bullet, steps_for
 from sim.cameras import VisualConfig
-from sim.external_arm import EXTERNAL_ARMS, KukaArm
+from sim.external_arm import EXTERNAL_ARMS, ExternalArm
 from sim.objects import COLORS, CUBE_MASS, CUBE_SIZE, RGBA, Workspace, sample_positions
 from sim.predicates import compute_predicates
 from sim.robot import Panda
+from sim.scenery import dress, dress_cubes
 
 FOOTPRINT_MARGIN = 0.012
 """How far outside a cube's edge a pick or place still counts as "on" that cube (metres)."""
@@ -55,13 +56,13 @@ class World:
                              + ", ".join(EXTERNAL_ARMS))
         self.visual = visual
         self.workspace = workspace
-        self.external: KukaArm | None = None
+        self.external: ExternalArm | None = None
         """The arm drawn in place of the Panda (demo videos), or None."""
         self.cube_size = CUBE_SIZE * visual.cube_size_scale
         self._background: list[tuple[np.ndarray, np.ndarray]] | None = None
         """Each camera's (RGB, depth) image of the table alone (TinyRenderer only)."""
         self.bullet = Bullet(egl=egl)
-        self.bullet.set_light(visual.light_direction)
+        self.bullet.set_light(visual.light_direction, visual.lighting)
         self.robot = self._build(np.array([[0.5, -0.3 + 0.1 * i, self.cube_size / 2]
                                            for i in range(len(COLORS))]))
 
@@ -70,7 +71,7 @@ class World:
         self.bullet.clear()
         self.bullet.create_box("table", (0.55, 0.6, 0.02), (0.35, 0.0, -0.02),
                                self.visual.table_rgba, mass=0.0)
-        self._set_background()
+        self._set_background(("table", *dress(self.bullet, self.visual.scenery)))
         robot = Panda(self.bullet, low_poly=self.visual.low_poly)
         for link, rgba in enumerate(self.visual.robot_colors, start=-1):
             self.bullet.set_color(robot.name, rgba, link=link)
@@ -81,7 +82,7 @@ class World:
         robot.reset()
         if self.visual.robot in EXTERNAL_ARMS:  # the Panda acts unseen; another arm is drawn
             self.bullet.hide(robot.name)  # (added last: the physics bodies keep their order)
-            self.external = EXTERNAL_ARMS[self.visual.robot](self.bullet)
+            self.external = EXTERNAL_ARMS[self.visual.robot](self.bullet, self.visual.arm_look)
         return robot
 
     def reset(self, rng: np.random.Generator) -> None:
@@ -97,6 +98,7 @@ class World:
                 shade = np.clip(np.array(RGBA[c][:3]) + rng.uniform(
                     -self.visual.shade_jitter, self.visual.shade_jitter, 3), 0, 1)
                 self.bullet.set_color(c, (*shade.tolist(), 1.0))
+        dress_cubes(self.bullet, self.visual.scenery, COLORS, RGBA, rng)
         self.bullet.refresh_contacts()
 
     # ------------------------------------------------------------------ reading
@@ -137,18 +139,35 @@ class World:
             images.append(np.where((depth < bg_depth)[..., None], rgb, bg_rgb))  # (H, W, 3)
         return np.stack(images)
 
-    def _set_background(self) -> None:
-        """Draw the table once per camera, then hide it: each render draws only the bodies
-        that move and takes the table's pixels wherever they are nearer (z-buffer order, as a
-        full render would; TinyRenderer has no anti-aliasing and shadows are off, so the
-        images are identical: tests/sim/test_render.py). The table was half of every render.
-        The scene holds only the table when this runs; its look never changes in a World."""
-        if not self.bullet.tiny_renderer:
+    def cube_visibility(self, camera: int = 0, size: int = 64) -> np.ndarray:
+        """(3,) how much of each cube (red, green, blue) ``camera`` sees: its pixels in a
+        segmentation render over the area of one cube face seen square on at its distance
+        (1 to ~1.8 unoccluded, as a side and the top show; 0 hidden). Arms and other cubes
+        occlude; the cached table and scenery do not (they are not drawn then)."""
+        view = self.visual.cameras[camera]
+        self.pose_external()
+        seen = self.bullet.visible_pixels(view, size, COLORS)
+        points = np.stack([self.bullet.pose(c)[0] for c in COLORS])
+        depth = (points - np.asarray(view.eye)) @ _unit(np.subtract(view.target, view.eye))
+        edge = self.cube_size * size / (2 * depth * np.tan(np.radians(view.fov_deg) / 2))
+        return seen / np.maximum(edge ** 2, 1e-9)
+
+    def _set_background(self, static: tuple[str, ...] = ("table",)) -> None:
+        """Draw the table (and the ``static`` scenery) once per camera, then hide it: each
+        render draws only the bodies that move and takes the table's pixels wherever they are
+        nearer (z-buffer order, as a full render would; TinyRenderer has no anti-aliasing and
+        shadows are off, so the images are identical: tests/sim/test_render.py). The table was
+        half of every render.
+        The scene holds only the static bodies when this runs; their look never changes in a
+        World. With shadows on, the moving bodies shade the table: every render is full."""
+        lit = self.visual.lighting
+        if not self.bullet.tiny_renderer or (lit is not None and lit.shadow):
             return
         if self._background is None:
             size = self.visual.image_size
             self._background = [self.bullet.render_rgbd(v, size) for v in self.visual.cameras]
-        self.bullet.hide("table")
+        for name in static:
+            self.bullet.hide(name)
 
     def support_top(self, xy: np.ndarray, exclude: str | None = None) -> tuple[float, str | None]:
         """Height of the highest surface under ``xy`` (a cube top or the table) and its cube."""
@@ -190,3 +209,7 @@ class World:
     def close(self) -> None:
         """Free the physics client."""
         self.bullet.close()
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return np.asarray(v, dtype=np.float64) / np.linalg.norm(v)
