@@ -1,22 +1,10 @@
-"""Intervals for the figures langstack reports (success rates, detection rates)."""
+"""Intervals for the figures langstack reports (success rates, detection rates).
+
+The implementation lives in :mod:`perception.stats` (the lowest package that reports rates,
+in its model cards); experiments import it from here.
+"""
 from __future__ import annotations
 
-import math
+from perception.stats import Z95, wilson
 
-Z95 = 1.959963984540054
-"""Two-sided 95% normal quantile."""
-
-
-def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval (default 95%) of a binomial proportion; (0, 1) for no trials."""
-    if trials < 0 or not 0 <= successes <= trials:
-        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
-    if trials == 0:
-        return 0.0, 1.0
-    p = successes / trials
-    denom = 1.0 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    lo = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends: rounding left
-    hi = 1.0 if successes == trials else min(1.0, centre + half)  # 300/300 outside [.., 1 - 2e-16]
-    return lo, hi
+__all__ = ["Z95", "wilson"]
