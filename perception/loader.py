@@ -1,8 +1,9 @@
 """Getting a detector: a given checkpoint, the cached one, or build it on first use.
 
-``load_detector()`` (no path) looks for pretrained CLIP weights on this machine first (the
-weights ``LANGSTACK_CLIP_PRETRAINED`` names, ``MODEL:TAG`` or a checkpoint path, an error if
-malformed or missing; else a warm open_clip cache for
+``load_detector()`` (no path) looks for pretrained CLIP weights first (the weights
+``LANGSTACK_CLIP_PRETRAINED`` names -- ``MODEL:TAG``, ``hf-hub:ORG/REPO`` or a checkpoint
+path; the CLI's ``--clip`` sets it -- downloaded when missing and the hub answers, an error if
+malformed or not obtainable; else a warm open_clip cache for
 :data:`perception.factory.DEFAULT_PRETRAINED`) and fine-tunes them on
 in-domain frames; without weights it falls back to the **embedded default**: the project's
 small CLIP config trained from scratch on simulator frames. Either is built once (with
@@ -26,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from perception.factory import EMBEDDED_MODEL
+from perception.factory import EMBEDDED_MODEL, ENV_PRETRAINED
 
 BUILD_VERSION = 5
 """Bump when the default recipe changes: old cached detectors are then rebuilt."""
@@ -113,7 +114,9 @@ def pretrained_train_config() -> Any:
 def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
                    progress: bool = True, say: Callable[[str], None] | None = None,
                    device: str = "cpu") -> Any:
-    """Generate in-domain train/val frames, train, calibrate gamma and save to ``out_dir``."""
+    """Generate in-domain train/val frames, train, calibrate gamma and save to ``out_dir``
+    with its model card (``README.md``, :mod:`perception.card`)."""
+    from perception.card import measure_validation, write_detector_card
     from perception.cpustat import read_ticks, steal_fraction
     from perception.dataset import ensure_split, load_split
     from perception.train import train_detector
@@ -121,7 +124,7 @@ def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
     cfg = cfg or BuildConfig()
     say = say or _stderr
     t0, ticks0 = time.perf_counter(), read_ticks()
-    model, spec = fresh_model(cfg, device=device)  # first: bad names fail before any work
+    model, spec = fresh_model(cfg, device=device, say=say)  # first: bad names fail early
     source = "from scratch" if spec.source == "scratch" else f"from {spec.source}"
     say(f"detector: training {spec.name} {source} on {cfg.train_pairs} in-domain pairs -> {out_dir}")
     splits = {role: load_split(ensure_split(data_root(), split_config(cfg, role),
@@ -130,12 +133,14 @@ def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
     gen_seconds = time.perf_counter() - t0
     det = train_detector(model, spec, splits["train"], splits["val"], cfg.train,
                          progress=progress, device=device)
+    validation = measure_validation(det, splits["val"], cfg.val_split)  # counts for the card
     steal = steal_fraction(ticks0, read_ticks())
     build = {"build_version": BUILD_VERSION, "recipe": _recipe(cfg),
              "data_seconds": round(gen_seconds, 1),
              "total_seconds": round(time.perf_counter() - t0, 1),
              "cpu_steal": None if steal is None else round(steal, 3)}
-    det.save(out_dir, extra={"build": build})
+    det.save(out_dir, extra={"build": build, "validation": validation})
+    write_detector_card(out_dir)
     stolen = "" if steal is None else f"; CPU steal {100 * steal:.0f}%"
     say(f"detector: built in {build['total_seconds']:.0f} s (frames {gen_seconds:.0f} s, "
         f"training {det.meta['train']['seconds']:.0f} s{stolen}); gamma = {det.gamma:.3f} "
@@ -154,14 +159,17 @@ def split_config(cfg: BuildConfig, role: str, n_frames: int | None = None) -> An
     return GenConfig(split=split, n_frames=n, seed=cfg.data_seed, plain_arm_every=plain)
 
 
-def fresh_model(cfg: BuildConfig, device: str = "cpu") -> tuple[Any, Any]:
-    """The recipe's model before training: seeded random init, or the pretrained weights."""
+def fresh_model(cfg: BuildConfig, device: str = "cpu",
+                say: Callable[[str], None] | None = None) -> tuple[Any, Any]:
+    """The recipe's model before training: seeded random init, or the pretrained weights
+    (downloaded first where allowed and the hub answers, see :mod:`perception.pretrained`;
+    ``say`` hears of a download)."""
     import torch
 
     from perception.factory import create_model
 
     torch.manual_seed(cfg.train.seed)
-    return create_model(cfg.model, cfg.pretrained, device=device)
+    return create_model(cfg.model, cfg.pretrained, device=device, allow_download=True, say=say)
 
 
 def _recipe(cfg: BuildConfig) -> dict[str, Any]:
@@ -227,18 +235,31 @@ def _ensure_default(recipe: str, build_if_missing: bool, progress: bool,
             raise FileNotFoundError(f"no cached detector at {target}; "
                                     f"run `langstack perception train{flag}`")
         if found is None:
-            announce("detector: no pretrained CLIP weights on this machine (no model hub); "
-                     "falling back to the embedded default", key="fallback", say=say)
+            announce("detector: no pretrained CLIP weights named (--clip MODEL:TAG, "
+                     f"${ENV_PRETRAINED}) or cached here; falling back to the embedded default",
+                     key="fallback", say=say)
         announce(f"detector: building the {what} at {target} (first use; cached afterwards)",
                  key="building", say=say)
         build_detector(target, cfg, progress=progress, say=say, device=device)
+    _ensure_card(target)
     return target, what
+
+
+def _ensure_card(target: Path) -> None:
+    """A cached detector built before model cards gets its card (a read-only cache keeps
+    none: the card describes the detector, loading it does not need it)."""
+    from perception.card import ensure_detector_card
+
+    try:
+        ensure_detector_card(target)
+    except OSError:
+        pass
 
 
 def _default_build(recipe: str = "default") -> tuple[Path, BuildConfig, str, Any]:
     """Cache dir, build recipe and description of the default detector of ``recipe``, and
     the pretrained weights found on this machine (None: the embedded default)."""
-    from perception.factory import find_pretrained
+    from perception.factory import clip_label, find_pretrained
 
     if recipe not in RECIPES:
         raise ValueError(f"unknown detector recipe {recipe!r}; recipes: {', '.join(RECIPES)}")
@@ -247,7 +268,7 @@ def _default_build(recipe: str = "default") -> tuple[Path, BuildConfig, str, Any
         model, pretrained = found
         target = default_detector_dir(model, pretrained, recipe)
         cfg = BuildConfig(model=model, pretrained=pretrained, train=pretrained_train_config())
-        what = f"{model} pretrained ({pretrained}), fine-tuned on in-domain simulator frames"
+        what = f"{clip_label(model, pretrained)} pretrained, fine-tuned on in-domain simulator frames"
     else:
         target = default_detector_dir(recipe=recipe)
         cfg = BuildConfig()

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Sequence
 
+from experiments.cli.hub import add_clip_option, add_offline_flag, apply_hub_flags, use_clip
 from experiments.cli.util import (
     UsageError, add_json_flag, check_video_out, emit, non_negative_int, one_line, positive_int,
     probability, say,
@@ -79,6 +80,8 @@ episode), "success_rate", "episodes", "outcomes"}.""")
                         "twice as wide as high, else 1)")
     p.add_argument("--horizon", type=positive_int, default=None,
                    help="steps per execution episode (default: the run's)")
+    add_clip_option(p)
+    add_offline_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_imitate)
 
@@ -132,8 +135,12 @@ def run_imitate(args: argparse.Namespace) -> int:
     from experiments.imitation.imitate import WatchConfig, execute_plan, read_plan
     from experiments.imitation.watch import n_views
 
+    apply_hub_flags(args)
     if args.run_dir is None and not args.plan_only:
         raise UsageError("--run-dir is required (or --plan-only to read the plan without acting)")
+    if args.clip is not None and args.detector not in DETECTOR_RECIPES:
+        raise UsageError("--clip applies to a recipe's default detector, not to a --detector "
+                         "directory")
     if args.run_dir is not None and not (args.run_dir / "config.json").is_file():
         raise UsageError(f"not a run directory (no config.json): {str(args.run_dir)!r}")
     watch = WatchConfig(max_frames=args.max_frames, views=args.views,
@@ -142,6 +149,7 @@ def run_imitate(args: argparse.Namespace) -> int:
     n_views(*frames.frames.shape[1:3], watch.views)
     if args.run_dir is not None:
         check_imitating_run(args.run_dir)
+    use_clip(args.clip)  # fetched (or the fallback said) before the detector is built
     check_video_detector(args.detector)
     detector = load_video_detector(args.detector, progress=not args.json)
     video = read_plan(frames, detector, watch, progress=not args.json)

@@ -8,12 +8,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from experiments.cli.hub import (
+    add_clip_option, add_offline_flag, apply_hub_flags, clip_build_weights, use_clip,
+)
 from experiments.cli.util import (
     UsageError, add_json_flag, check_out_dir, emit, non_negative_int, one_line, positive_int, say,
 )
+from perception.card import CARD_FILE
+from perception.detector import CONFIG_FILE, WEIGHTS_FILE
 
-DETECTOR_FILES = frozenset({"detector.json", "model.safetensors"})
-"""What ``perception train --out`` writes (a re-run overwrites a detector there)."""
+DETECTOR_FILES = frozenset({CONFIG_FILE, WEIGHTS_FILE, CARD_FILE})
+"""What ``perception train --out`` writes: the detector and its model card (a re-run
+overwrites a detector there)."""
 
 # Two busy cores: OpenMP threads that spin while waiting make torch several times slower
 # whenever another process shares the machine. Only effective before torch is imported.
@@ -41,8 +47,11 @@ def register(subparsers: Any) -> None:
                    help="open_clip model name (default: the embedded default "
                         f"'{EMBEDDED_MODEL}', or the model of --pretrained weights)")
     t.add_argument("--pretrained", default=None,
-                   help="open_clip tag (looked up in the local cache) or checkpoint file of "
-                        "pretrained CLIP weights to fine-tune; default: train from scratch")
+                   help="open_clip tag (from the local cache, or downloaded when online) or "
+                        "checkpoint file of pretrained CLIP weights to fine-tune; default: "
+                        "train from scratch")
+    add_clip_option(t)
+    add_offline_flag(t)
     t.add_argument("--train-pairs", type=positive_int, default=None,
                    help=f"training pairs (frames with caption sets); default {build['train_pairs']}")
     t.add_argument("--val-pairs", type=positive_int, default=None,
@@ -65,6 +74,8 @@ def register(subparsers: Any) -> None:
                                     "detector on first use)")
     e.add_argument("--detector", default=None,
                    help="detector checkpoint directory (default: the cached default)")
+    add_clip_option(e)
+    add_offline_flag(e)
     e.add_argument("--test-pairs", type=positive_int, default=600,
                    help="held-out in-domain frames (default 600)")
     e.add_argument("--shifted-pairs", type=positive_int, default=600,
@@ -103,40 +114,49 @@ def _device(name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``perception train`` / ``perception eval``."""
+    apply_hub_flags(args)
     if args.perception_command == "train":
         return _train(args)
     return _eval(args)
 
 
 def _check_model_name(model: str) -> None:
-    """Refuse an unknown open_clip model before any other output."""
+    """Refuse an unknown open_clip model before any other output (``hf-hub:`` models are
+    checked when their config is fetched)."""
     import open_clip
 
-    from perception.factory import register_configs
+    from perception.factory import HF_HUB_PREFIX, register_configs
 
     register_configs()
+    if model.startswith(HF_HUB_PREFIX):
+        return
     if model not in open_clip.list_models():
         raise UsageError(f"unknown open_clip model {model!r}")
 
 
 def _train(args: argparse.Namespace) -> int:
-    from perception.factory import EMBEDDED_MODEL, PretrainedWeightsMissing, find_pretrained
+    from perception.factory import (
+        EMBEDDED_MODEL, HF_HUB_PREFIX, PretrainedWeightsMissing, find_pretrained,
+    )
     from perception.loader import (
         RECIPES, BuildConfig, build_detector, default_detector_dir, pretrained_train_config,
     )
 
     device = _device(args.device)
-    pretrained = args.pretrained
-    model = args.model
+    if args.clip is not None and (args.model is not None or args.pretrained is not None):
+        raise UsageError("--clip MODEL:TAG names both the model and its weights: leave out "
+                         "--model and --pretrained")
+    if args.out:
+        check_out_dir(Path(args.out), DETECTOR_FILES)
+    model, pretrained = (clip_build_weights(args.clip) if args.clip
+                         else (args.model, args.pretrained))
     if model is None:
         model = EMBEDDED_MODEL if pretrained is None else "ViT-B-32"
     _check_model_name(model)
-    if pretrained is not None:
+    if pretrained is not None and not args.clip:
         _check_pretrained(model, pretrained)
-    if args.out:
-        check_out_dir(Path(args.out), DETECTOR_FILES)
     cfg = BuildConfig(model=model, pretrained=pretrained, **RECIPES[args.recipe])
-    if pretrained is not None:
+    if pretrained is not None or model.startswith(HF_HUB_PREFIX):
         cfg.train = pretrained_train_config()
     elif model != EMBEDDED_MODEL and find_pretrained() is None:
         say(f"note: training {model} from scratch (no pretrained weights given)")
@@ -170,14 +190,16 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _check_pretrained(model: str, pretrained: str) -> None:
-    """--pretrained names a cached open_clip tag of ``model`` or a readable checkpoint file."""
-    from perception.factory import PretrainedWeightsMissing, resolve_pretrained
+    """--pretrained names an open_clip tag of ``model`` that is cached or downloadable, or a
+    readable checkpoint file."""
+    from perception.factory import PretrainedWeightsMissing
+    from perception.pretrained import check_obtainable
 
     if Path(pretrained).is_file():
         _check_weights_file(Path(pretrained))
         return
     try:
-        resolve_pretrained(model, pretrained)
+        check_obtainable(model, pretrained)
     except PretrainedWeightsMissing as exc:
         raise UsageError(f"--pretrained: {exc}; pass a checkpoint file, or omit it to train "
                          "the embedded default") from None
@@ -209,6 +231,9 @@ def _eval(args: argparse.Namespace) -> int:
     sizes = _sizes(args.sizes) if args.fig10 else []
     if args.fig10:
         check_creatable(Path(args.docs), "--docs")
+    if args.detector is not None and args.clip is not None:
+        raise UsageError("--clip applies to the default detector, not to --detector DIR")
+    use_clip(args.clip)  # fetched (or the fallback said) before the default is built
     if args.detector is not None:
         try:
             check_detector_dir(Path(args.detector))

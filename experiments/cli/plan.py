@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from experiments.cli.hub import add_offline_flag, apply_hub_flags
 from experiments.cli.util import UsageError, add_json_flag, emit, say
 
 
@@ -17,18 +18,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Turn an instruction (e.g. 'stack the red block on the blue block') into the sub-goal "
             "captions the detector scores. FLAN-T5 with a few-shot prompt when its weights are "
-            "available offline, otherwise a deterministic grammar planner."
+            "here or can be downloaded (on first use, into the Hugging Face cache; not with "
+            "--offline), otherwise a deterministic grammar planner."
         ),
     )
     p.add_argument("instruction", help='what the robot should do, e.g. "pick up the red cube"')
     p.add_argument(
         "--planner", choices=KINDS, default="auto",
-        help="auto: FLAN-T5 if its weights are found offline, else the grammar planner (default: auto)",
+        help="auto: FLAN-T5 if its weights are here or downloadable, else the grammar planner "
+             "(default: auto); flan-t5: FLAN-T5 or an error saying how to get the weights",
     )
     p.add_argument(
         "--model", default=None, metavar="ID_OR_DIR",
-        help=f"FLAN-T5 model id in the Hugging Face cache or a local directory (default: {DEFAULT_MODEL})",
+        help=f"FLAN-T5 model id on the Hugging Face hub (cached, or downloaded on first use) or "
+             f"a local directory (default: {DEFAULT_MODEL})",
     )
+    add_offline_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -38,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from planner.base import PlannerError, PlannerUnavailable
     from planner.factory import make_planner
 
+    apply_hub_flags(args)
     if args.planner == "grammar" and args.model:
         raise UsageError("--model applies to the flan-t5 (or auto) planner, not to --planner grammar")
     notes: list[str] = []  # auto's "planner: ..." line, shown with a plan (an error stays one line)

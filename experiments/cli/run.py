@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from experiments.cli.hub import add_offline_flag, apply_hub_flags
 from experiments.cli.util import (
     add_json_flag, check_task, check_video_out, emit, non_negative_int, positive_int,
 )
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=positive_int, default=100, help="fresh episodes (default 100)")
     p.add_argument("--seed", type=non_negative_int, default=12345, help="seed of the fresh scenes")
     p.add_argument("--video", type=Path, metavar="OUT", help="also write two episodes to OUT (.mp4 or .gif)")
+    add_offline_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_instruction_cmd)
 
@@ -33,6 +35,7 @@ def run_instruction_cmd(args: argparse.Namespace) -> int:
     from experiments.collect_infer.evaluate import check_run, evaluate_run
     from sim.seeds import RUN
 
+    apply_hub_flags(args)
     task = check_task(args.instruction)
     video = check_video_out(args.video, "--video") if args.video else None
     check_run(args.run_dir, (task,))

@@ -35,9 +35,11 @@ SIM_VOCABULARY = frozenset({"sim.objects", "sim.predicates"})
 """...except the world's vocabulary (the colours and predicate keys, whose one home is sim),
 which perception.captions builds its captions from (these modules load no pybullet)."""
 
-PLANNER_READS = frozenset({"perception.captions"})
-"""planner -> perception is the caption vocabulary only (sub-goal captions have one home),
-imported from perception.captions itself: the planner never reaches the detector side."""
+PLANNER_READS = frozenset({"perception.captions", "perception.hub"})
+"""planner -> perception is the caption vocabulary (sub-goal captions have one home),
+imported from perception.captions itself, and perception.hub (whether pretrained weights may
+be downloaded now, shared with the CLIP side; it imports neither torch nor the detector): the
+planner never reaches the detector side."""
 
 EXPERIMENT_ARROWS: dict[str, frozenset[str]] = {
     "": frozenset(),  # experiments/__init__.py: the package docstring only

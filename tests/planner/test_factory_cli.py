@@ -33,7 +33,7 @@ def test_auto_falls_back_to_grammar_and_says_so_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("model", "fragment"),
     [
-        (None, "`huggingface-cli download google/flan-t5-base`"),
+        (None, "`hf download google/flan-t5-base`"),
         ("langstack-test/no-such-model", "weights for 'langstack-test/no-such-model' are not available offline"),
         ("/no/such/dir", "no such directory '/no/such/dir'"),
     ],
