@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -228,24 +229,38 @@ class Detector:
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> "Detector":
         """Load a detector directory written by :meth:`save` (safetensors only, no pickle)."""
+        det = cls.from_blob(DetectorBlob.read(path), device=device)
+        det.meta["path"] = str(Path(path))
+        return det
+
+    @classmethod
+    def from_blob(cls, blob: "DetectorBlob", device: str = "cpu") -> "Detector":
+        """A detector from a checkpoint's two files held in memory (e.g. sent to another
+        machine through Ray's object store): safetensors weights, never pickle.
+
+        Raises ValueError for a malformed config or weights, or a format this version cannot
+        read. ``meta["origin"]`` records where the bytes were read (``blob.source``).
+        """
         import open_clip
-        from safetensors.torch import load_file
+        from safetensors import SafetensorError
+        from safetensors.torch import load as load_safetensors
 
         from perception.factory import ModelSpec, quiet_open_clip, register_configs
 
-        p = Path(path)
-        if not (p / CONFIG_FILE).is_file() or not (p / WEIGHTS_FILE).is_file():
-            raise FileNotFoundError(f"no detector at {p} (expected {CONFIG_FILE} and {WEIGHTS_FILE})")
-        cfg = json.loads((p / CONFIG_FILE).read_text())
+        cfg = blob.config_dict()
         if cfg.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"detector at {p} has format {cfg.get('format_version')}, "
-                             f"expected {FORMAT_VERSION}")
+            raise ValueError(f"detector from {blob.source} has format "
+                             f"{cfg.get('format_version')}, expected {FORMAT_VERSION}")
         register_configs()
         if cfg["model_name"] not in open_clip.list_models():
             if not cfg.get("model_config"):
-                raise ValueError(f"detector at {p} uses unknown model {cfg['model_name']!r}")
-            _register_config(cfg["model_name"], cfg["model_config"])
-        state = load_file(str(p / WEIGHTS_FILE), device="cpu")
+                raise ValueError(f"detector from {blob.source} uses unknown model "
+                                 f"{cfg['model_name']!r}")
+            register_config(cfg["model_name"], cfg["model_config"])
+        try:
+            state = load_safetensors(blob.weights)
+        except SafetensorError as exc:
+            raise ValueError(f"detector from {blob.source}: corrupt {WEIGHTS_FILE}: {exc}") from None
         cap_emb = state.pop(CAPTION_EMB_KEY, None)
         with quiet_open_clip():
             model = open_clip.create_model(cfg["model_name"], pretrained=None, device="cpu",
@@ -256,13 +271,44 @@ class Detector:
         known = ("format_version", "model_name", "weights_source", "image_size", "mean", "std",
                  "gamma", "camera_rule", "captions", "model_config")
         det = cls(model, spec, cfg["gamma"], device=device,
-                  meta={k: v for k, v in cfg.items() if k not in known} | {"path": str(p)})
+                  meta={k: v for k, v in cfg.items() if k not in known} | {"origin": blob.source})
         if cap_emb is not None and cfg.get("captions") == list(CAPTIONS):
             det._text_cache = {c: e for c, e in zip(CAPTIONS, cap_emb.float().numpy())}
         return det
 
 
-def _register_config(name: str, model_config: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class DetectorBlob:
+    """A detector checkpoint as bytes: its ``detector.json`` and ``model.safetensors``.
+
+    What a Ray actor on another machine receives instead of a path (picklable, no code).
+    """
+
+    config: bytes
+    weights: bytes
+    source: str = "memory"
+    """Where the bytes came from (messages and ``Detector.meta["origin"]``)."""
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "DetectorBlob":
+        """The two files of the detector directory ``path`` (FileNotFoundError if missing)."""
+        p = Path(path)
+        if not (p / CONFIG_FILE).is_file() or not (p / WEIGHTS_FILE).is_file():
+            raise FileNotFoundError(f"no detector at {p} (expected {CONFIG_FILE} and {WEIGHTS_FILE})")
+        return cls((p / CONFIG_FILE).read_bytes(), (p / WEIGHTS_FILE).read_bytes(), str(p))
+
+    def config_dict(self) -> dict[str, Any]:
+        """The parsed ``detector.json`` (ValueError unless a JSON object naming a model)."""
+        try:
+            cfg = json.loads(self.config)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"detector from {self.source}: corrupt {CONFIG_FILE}: {exc}") from None
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("model_name"), str):
+            raise ValueError(f"detector from {self.source}: {CONFIG_FILE} is not a detector config")
+        return cfg
+
+
+def register_config(name: str, model_config: dict[str, Any]) -> None:
     """Make an open_clip config carried by a checkpoint known to open_clip under ``name``.
 
     open_clip registers a config file under its file stem, so the file is
@@ -278,5 +324,9 @@ def _register_config(name: str, model_config: dict[str, Any]) -> None:
         raise ValueError(f"detector checkpoint names an invalid model config {name!r}")
     folder = cache_root() / "clip-configs"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.json").write_text(json.dumps(model_config))
-    open_clip.add_model_config(folder / f"{name}.json")
+    target = folder / f"{name}.json"
+    # atomic: Ray actors building detectors side by side must never read a half-written file
+    tmp = folder / f".{name}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(model_config))
+    os.replace(tmp, target)
+    open_clip.add_model_config(target)

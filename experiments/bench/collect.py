@@ -3,9 +3,12 @@
 Per mode, in one run: frames + detector (both cameras rendered and embedded by the CLIP
 detector, as in training) and state-only (the oracle reads the simulator, nothing is
 rendered). Each mode runs the same exploring episodes (an untrained policy, so every episode
-lasts the horizon) with 1 actor in-process and with N Ray actors, after a warm-up round, and
-reports env steps/s of collection alone (no learning). The 1-actor run is profiled: physics
-steps per env step and the share of each stage. ``against`` measures another checkout of
+lasts the horizon) with 1 actor in-process and with N Ray actors (a private local Ray, or the
+cluster ``--ray-address`` names, spread over its nodes), after a warm-up round, and
+reports env steps/s of collection alone (no learning), and how many CPU cores the actors
+kept busy meanwhile (CPU seconds / wall seconds: below N, the actors waited for a CPU that
+other work on the machine held). The 1-actor run is profiled: physics steps per env step and
+the share of each stage. ``against`` measures another checkout of
 langstack (e.g. the code before a change, from a git worktree) in a subprocess, in the same run.
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from experiments.bench.stages import bare_physics_rate, profile_actor
+from experiments.collect_infer.detectors import read_blob
 
 DETECTORS = ("clip", "oracle")
 """clip renders both cameras and embeds them, as in training; oracle reads the simulator."""
@@ -29,9 +33,11 @@ MODES = {"clip": "frames+detector", "oracle": "state-only"}
 
 
 def measure(actors: Sequence[int], episodes: int, detectors: Sequence[str] = DETECTORS,
-            against: Path | None = None, floor_seconds: float = 3.0) -> dict[str, Any]:
+            against: Path | None = None, floor_seconds: float = 3.0,
+            ray_address: str | None = None) -> dict[str, Any]:
     """Env steps/s per actor count and mode, the 1-actor profile, the bare-physics floor and
-    (with ``against``) the same 1-actor figures of another langstack checkout.
+    (with ``against``) the same 1-actor figures of another langstack checkout. The N-actor
+    pools run on the Ray cluster at ``ray_address`` (checked; None: a private local Ray).
 
     Raises ValueError for actor counts without 1 or below 1, ``episodes < 1``, an unknown
     detector, or ``against`` that is not a langstack checkout.
@@ -49,12 +55,17 @@ def measure(actors: Sequence[int], episodes: int, detectors: Sequence[str] = DET
     modes = {}
     for detector in detectors:
         spec, weights = _spec(detector)  # the detector is loaded once per mode
-        profile, rates = _profile(spec, weights, episodes), {}
-        rates[1] = profile["env_steps_per_s"]
+        blob = read_blob(spec.detector, spec.detector_path)  # and read once for Ray actors
+        profile = _profile(spec, weights, episodes)
+        rates, nodes, cores = {1: profile["env_steps_per_s"]}, {1: 1}, {1: profile["cores_busy"]}
         for n in sorted(set(actors) - {1}):
-            rates[n] = _pool_rate(n, spec, weights, episodes)
+            rates[n], nodes[n], cores[n] = _pool_rate(n, spec, weights, episodes, ray_address,
+                                                      blob)
         mode = {"detector": detector, "env_steps_per_s": {str(n): r for n, r in rates.items()},
                 "speedup_vs_1": {str(n): r / rates[1] for n, r in rates.items()},
+                "nodes": {str(n): k for n, k in nodes.items()},
+                "cores_busy": {str(n): c for n, c in cores.items()},
+                "env_steps_per_cpu_s": {str(n): rates[n] / cores[n] for n in rates},
                 "physics_steps_per_env_step": profile["physics_steps_per_env_step"],
                 "stage_share": profile["stage_share"]}
         if against is not None:
@@ -127,25 +138,34 @@ def _profile(spec: Any, weights: dict[str, np.ndarray], episodes: int) -> dict[s
     actor = Actor(spec, 0)
     try:
         actor.collect(BENCH.seeds(0, 1), weights, {})  # warm-up: env, detector, policy built
-        return profile_actor(actor, BENCH.seeds(1, episodes), weights)
+        cpu, start = actor.cpu_seconds(), time.perf_counter()
+        profile = profile_actor(actor, BENCH.seeds(1, episodes), weights)
+        cores = (actor.cpu_seconds() - cpu) / (time.perf_counter() - start)
+        return {**profile, "cores_busy": cores}
     finally:
         actor.close()
 
 
-def _pool_rate(n: int, spec: Any, weights: dict[str, np.ndarray], episodes: int) -> float:
-    """Env steps/s of ``n`` Ray actors collecting ``episodes`` episodes after a warm-up round."""
+def _pool_rate(n: int, spec: Any, weights: dict[str, np.ndarray], episodes: int,
+               ray_address: str | None, blob: Any) -> tuple[float, int, float]:
+    """Env steps/s of ``n`` Ray actors collecting ``episodes`` episodes after a warm-up
+    round, how many nodes the actors ran on, and how many CPU cores they kept busy."""
     import ray
 
     from experiments.collect_infer.actors import ActorPool
     from sim.seeds import BENCH
 
-    pool = ActorPool(spec, n)
+    pool = None
     try:
+        pool = ActorPool(spec, n, ray_address, detector_blob=blob)
         pool.collect(BENCH.seeds(0, n), weights, {})
-        start = time.perf_counter()
+        cpu, start = sum(pool.cpu_seconds()), time.perf_counter()
         rollouts = pool.collect(BENCH.seeds(1, episodes), weights, {})
         elapsed = time.perf_counter() - start
+        cores = (sum(pool.cpu_seconds()) - cpu) / elapsed
+        nodes = len({w["node"] for w in pool.where()})
     finally:
-        pool.close()
+        if pool is not None:
+            pool.close()
         ray.shutdown()
-    return sum(r.episode.T for r in rollouts) / elapsed
+    return sum(r.episode.T for r in rollouts) / elapsed, nodes, cores

@@ -7,7 +7,9 @@ from typing import Any
 
 from experiments.bench.collect import DETECTORS, measure
 from experiments.bench.stages import STAGES
-from experiments.cli.util import UsageError, add_json_flag, emit, positive_int
+from experiments.cli.util import (
+    UsageError, add_json_flag, add_ray_address, emit, positive_int, ray_address,
+)
 
 HELP = ("Collect & Infer collection env steps/s (frames + detector, state-only), 1 vs N actors, "
         "with the stage profile")
@@ -26,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also measure another langstack checkout (e.g. `git worktree add "
                         "/tmp/before <commit>`) with 1 actor in the same run, and report the "
                         "ratio")
+    add_ray_address(p)
     add_json_flag(p)
 
 
@@ -34,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     if 1 not in args.actors:
         raise UsageError("--actors must include 1 (the reference)")
     detectors = DETECTORS if args.detector == "both" else (args.detector,)
-    result = measure(args.actors, args.episodes, detectors, args.against)
+    address = ray_address(args.ray_address, max(args.actors))
+    result = measure(args.actors, args.episodes, detectors, args.against,
+                     ray_address=address)
     emit(result, args.json, _human(result))
     return 0
 
@@ -44,7 +49,10 @@ def _human(result: dict[str, Any]) -> str:
     for name, mode in result["modes"].items():
         lines.append(f"{name}:")
         for n, r in mode["env_steps_per_s"].items():
-            lines.append(f"  {n} actor(s): {r:6.1f} env steps/s  ({mode['speedup_vs_1'][n]:.2f}x)")
+            lines.append(f"  {n} actor(s): {r:6.1f} env steps/s  ({mode['speedup_vs_1'][n]:.2f}x"
+                         f" vs 1 actor, on {mode['nodes'][n]} node(s); "
+                         f"{mode['cores_busy'][n]:.2f} CPU cores busy, "
+                         f"{mode['env_steps_per_cpu_s'][n]:.1f} env steps per CPU second)")
         if "against" in mode:
             a = mode["against"]
             lines.append(f"  {a['checkout']}: {a['env_steps_per_s']:6.1f} env steps/s with 1 "

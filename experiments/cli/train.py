@@ -6,9 +6,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from experiments.cli.hub import (
+    add_clip_option, add_offline_flag, apply_hub_flags, check_clip_for_run, use_clip,
+)
 from experiments.cli.util import (
-    UsageError, add_explore_held, add_json_flag, check_task, emit, finite_float,
-    non_negative_int, one_line, positive_int, say,
+    UsageError, add_explore_held, add_json_flag, add_ray_address, check_task, emit, finite_float,
+    non_negative_int, one_line, positive_int, ray_address, say,
 )
 
 if TYPE_CHECKING:
@@ -37,12 +40,12 @@ KEPT_ON_RESUME = {"task": "--task", "also": "--also", "agent": "--agent",
                   "reuse_from": "--reuse-from", "set_down_exploring": "--explore-held"}
 """Settings that fix what a run learns and measures: with --resume, such a flag must agree
 with the run (or be left out). --actors, --no-overlap, --max-env-steps, --target-success and
---no-video are honoured on resume."""
-RESUME_NOTE = ("with --resume: --actors, --no-overlap, --max-env-steps, --target-success and "
-               "--no-video apply to the continued run; --task, --also, --agent, --detector, "
-               "--detector-path, --planner, --seed, --eval-every, --reuse-from and "
-               "--explore-held must match the run's own settings or be left out (refused "
-               "otherwise)")
+--no-video are honoured on resume (so is --ray-address, which no run stores)."""
+RESUME_NOTE = ("with --resume: --actors, --ray-address, --no-overlap, --max-env-steps, "
+               "--target-success and --no-video apply to the continued run; --task, --also, "
+               "--agent, --detector, --detector-path, --planner, --seed, --eval-every, "
+               "--reuse-from and --explore-held must match the run's own settings or be left "
+               "out (refused otherwise)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,12 +70,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector-path", type=Path, metavar="DIR",
                    help="a detector checkpoint dir (default: the cached embedded default, built "
                         "on first use)")
+    add_clip_option(p)
     p.add_argument("--planner", choices=("auto", "flan-t5", "grammar"), default=None,
-                   help="default auto: FLAN-T5 if its weights are found offline, else grammar")
+                   help="default auto: FLAN-T5 if its weights are here or downloadable (not "
+                        "--offline), else grammar")
+    add_offline_flag(p)
     p.add_argument("--actors", type=positive_int, default=None,
                    help="collector actors; N > 1 runs N Ray actors, 1 runs in-process "
                         f"(default: one per CPU core, at most {MAX_DEFAULT_ACTORS}; "
                         f"here {default_actors()}; with --resume, the run's own unless given)")
+    add_ray_address(p)
     p.add_argument("--no-overlap", action="store_true",
                    help="with N > 1 actors, wait for behaviour cloning before collecting the "
                         "next round (default: the actors collect it meanwhile, with weights "
@@ -110,17 +117,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: the run's task)")
     e.add_argument("--episodes", type=positive_int, default=100)
     e.add_argument("--seed", type=non_negative_int, default=12345)
+    add_offline_flag(e)
     add_json_flag(e)
     e.set_defaults(func=run_eval)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from experiments.collect_infer.actors import ActorsLost
     from experiments.collect_infer.loop import train
     from experiments.collect_infer.prepare import check_detector, check_plans
     from experiments.collect_infer.reuse import ReuseError
 
+    apply_hub_flags(args)
+    check_clip_for_run(args)
     cfg, run = _resumed(args) if args.resume else _new_run(args)
+    address = ray_address(args.ray_address, cfg.actors)  # not stored: a resume may use another
     _check_reuse(cfg)
+    use_clip(args.clip)  # fetched (or the fallback said) before the detector is pinned
     try:
         check_detector(cfg)
     except (ValueError, OSError) as exc:
@@ -132,9 +145,13 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         run.create()
     try:
-        result = train(cfg, run, resume=args.resume, progress=not args.json)
+        result = train(cfg, run, resume=args.resume, progress=not args.json,
+                       ray_address=address)
     except ReuseError as exc:
         raise UsageError(f"--reuse-from: {exc}") from None
+    except ActorsLost as exc:  # every round before the failing one is committed
+        raise ActorsLost(f"{one_line(exc)}; the episodes already collected are kept: continue "
+                         f"with --resume --run-dir {run.root}") from None
     human = (f"{cfg.task!r} ({cfg.agent}, detector {cfg.detector}): eval success "
              f"{result['eval_success_rate']:.2f} over {cfg.final_eval_episodes} fresh episodes after "
              f"{result['env_steps']} env steps; steps to 50%: {result['steps_to_50']}; "
@@ -247,6 +264,7 @@ def _reuse_paths(paths: Any) -> tuple[str, ...]:
 def run_eval(args: argparse.Namespace) -> int:
     from experiments.collect_infer.evaluate import check_run, evaluate_run
 
+    apply_hub_flags(args)
     task = check_task(args.task) if args.task is not None else None
     check_run(args.run_dir, (task,) if task else ())
     result = evaluate_run(args.run_dir, task, args.episodes, args.seed, progress=not args.json)

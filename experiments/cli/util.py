@@ -28,6 +28,9 @@ def is_input_error(exc: BaseException) -> bool:
     imported, so that building the CLI stays light)."""
     if isinstance(exc, INPUT_ERRORS):
         return True
+    cluster = sys.modules.get("experiments.collect_infer.cluster")
+    if cluster is not None and isinstance(exc, cluster.ClusterError):
+        return True  # the Ray cluster named by --ray-address / RAY_ADDRESS cannot be used
     planner_base = sys.modules.get("planner.base")
     return planner_base is not None and isinstance(exc, planner_base.PlannerUnavailable)
 
@@ -65,6 +68,38 @@ def add_explore_held(parser: argparse.ArgumentParser, default: str, unset: bool 
         help="while exploring, a cube held against the plan (a wrong grasp) is set down on a "
              "free spot (set-down) or the policy acts with it in hand, as the paper's agent "
              f"does (policy); greedy acting always sets it down (default {default})")
+
+
+def add_ray_address(parser: argparse.ArgumentParser) -> None:
+    """--ray-address: the Ray cluster the N > 1 actors run on (see :func:`ray_address`)."""
+    parser.add_argument(
+        "--ray-address", metavar="HOST:PORT",
+        help="run the Ray actors on an existing cluster: the head's address (`ray start "
+             "--head` prints it) or auto (the cluster this machine joined); default: "
+             "$RAY_ADDRESS if set, else a private local Ray with one CPU per actor. Every "
+             "node needs this langstack installed; actors are spread over the nodes")
+
+
+def ray_address(flag: str | None, actors: int) -> str | None:
+    """The checked cluster address for ``actors`` actors (--ray-address, else $RAY_ADDRESS),
+    None for a private local Ray or one in-process actor. A malformed address or nothing
+    answering as Ray there is a UsageError within seconds."""
+    from experiments.collect_infer.cluster import (
+        ENV_ADDRESS, ClusterError, check_reachable, resolve_address,
+    )
+
+    name = "--ray-address" if flag is not None else ENV_ADDRESS
+    try:
+        if actors == 1:  # no Ray: $RAY_ADDRESS is not looked at, a given flag must be valid
+            if flag is not None:
+                resolve_address(flag)
+                say("--ray-address: not used: --actors 1 runs one actor in this process")
+            return None
+        address = resolve_address(flag)
+        return None if address is None else check_reachable(address)
+    except (ValueError, ClusterError) as exc:
+        text = one_line(exc)
+        raise UsageError(text if text.startswith(name) else f"{name}: {text}") from None
 
 
 def emit(result: dict[str, Any], as_json: bool, human: str | None = None) -> None:
@@ -195,3 +230,4 @@ def parse_task(instruction: str, planner: str = "auto"):
 def say(message: str) -> None:
     """A status line for humans, on stderr so that stdout stays parseable."""
     print(message, file=sys.stderr, flush=True)
+

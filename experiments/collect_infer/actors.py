@@ -1,21 +1,38 @@
 """Collector actors: each owns an env, a detector and a copy of the policy.
 
 ``--actors 1`` runs one actor in-process; ``--actors N`` (N > 1) runs N Ray actors, each a
-process of its own, and the learner broadcasts new weights to all of them after every
-behaviour-cloning round.
+process of its own, on a private local Ray or spread over a cluster's nodes (``--ray-address``,
+:mod:`experiments.collect_infer.cluster`). The learner broadcasts new weights to all of them
+after every behaviour-cloning round. Ray actors receive everything by value through Ray's
+object store (the spec, the detector's checkpoint bytes, the weights), never a local path.
+An actor that dies mid-round is replaced by a fresh one built from the same spec, which
+collects that actor's seeds again: a round returns every seed's rollout or raises.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from experiments.collect_infer.cluster import ClusterError, RayTarget, connect
 from experiments.collect_infer.collect import Rollout, run_episode
-from experiments.collect_infer.detectors import make_detector
+from experiments.collect_infer.detectors import make_detector, read_blob
+from experiments.collect_infer.pending import Call, Pending
 
 if TYPE_CHECKING:
+    from perception.detector import DetectorBlob
     from sim.tasks import Task
+
+MAX_DEATHS = 3
+"""Consecutive deaths of one actor slot (each replaced) before the pool gives up."""
+
+
+class ActorsLost(ClusterError):
+    """An actor slot kept dying: the round cannot be collected."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +63,13 @@ class ActorSpec:
 
 
 class Actor:
-    """One collector: env + detector + agent with its own policy copy."""
+    """One collector: env + detector + agent with its own policy copy.
 
-    def __init__(self, spec: ActorSpec, actor_id: int) -> None:
+    ``detector_blob``: the CLIP detector's checkpoint bytes (a Ray actor's); without it the
+    detector is loaded from ``spec.detector_path``."""
+
+    def __init__(self, spec: ActorSpec, actor_id: int,
+                 detector_blob: DetectorBlob | None = None) -> None:
         import torch
 
         from experiments.collect_infer.agent import SubgoalAgent
@@ -59,7 +80,7 @@ class Actor:
         self.spec, self.actor_id = spec, actor_id
         render = spec.detector == "clip"
         self.env = make_env(spec.task, EnvConfig(horizon=spec.horizon, render=render))
-        self.detector = make_detector(spec.detector, spec.detector_path)
+        self.detector = make_detector(spec.detector, spec.detector_path, blob=detector_blob)
         self.policy = TransformerPolicy(PolicyConfig(**spec.policy_config)).eval()
         ws = self.env.config.workspace  # explore where the cubes spawn
         self.agent = SubgoalAgent(spec.plan, spec.goal_embeddings, self.policy, ws.low, ws.high,
@@ -79,15 +100,21 @@ class Actor:
         if counts is not None:
             self.agent.success_counts = dict(counts)
         self.agent.rng = np.random.default_rng(seeds[0] if seeds else 0)
-        return [self._episode(s, explore=True,
-                              meta={"actor": self.actor_id, "detector": self.spec.detector})
-                for s in seeds]
+        return [self._episode(s, explore=True, meta=self.episode_meta()) for s in seeds]
 
     def evaluate(self, seeds: list[int], weights: dict[str, np.ndarray] | None) -> list[bool]:
         """Greedy success per seed."""
         if weights is not None:
             self.set_weights(weights)
         return [self._episode(s, explore=False).success for s in seeds]
+
+    def cpu_seconds(self) -> float:
+        """CPU time this actor's process has used so far (for throughput accounting)."""
+        return time.process_time()
+
+    def episode_meta(self) -> dict[str, Any]:
+        """What a collected episode records about its collector."""
+        return {"actor": self.actor_id, "detector": self.spec.detector}
 
     def _episode(self, seed: int, explore: bool, meta: dict[str, Any] | None = None) -> Rollout:
         task = None
@@ -101,43 +128,55 @@ class Actor:
         self.env.close()
 
 
-class Pending:
-    """Work handed to the actors: ``result()`` waits and returns it in seed order."""
+class RemoteActor(Actor):
+    """An :class:`Actor` in a Ray worker process: its episodes record the node it ran on."""
 
-    def __init__(self, n_seeds: int, busy: list[int], parts: list, stride: int,
-                 remote: bool) -> None:
-        self.n_seeds, self.busy, self.parts, self.stride = n_seeds, busy, parts, stride
-        self.remote = remote
+    def __init__(self, spec: ActorSpec, actor_id: int,
+                 detector_blob: DetectorBlob | None = None) -> None:
+        import ray
 
-    def result(self) -> list:
-        """The per-seed results (waits for Ray actors)."""
-        parts = self.parts
-        if self.remote:
-            import ray
+        super().__init__(spec, actor_id, detector_blob)
+        self.node_id = ray.get_runtime_context().get_node_id()
 
-            parts = ray.get(parts)
-        out: list = [None] * self.n_seeds
-        for i, part in zip(self.busy, parts):
-            out[i::self.stride] = part
-        return out
+    def episode_meta(self) -> dict[str, Any]:
+        return {**super().episode_meta(), "node": self.node_id}
+
+    def where(self) -> dict[str, Any]:
+        """Where this actor runs and where its detector came from."""
+        return {"actor": self.actor_id, "node": self.node_id, "pid": os.getpid(),
+                "detector_from": _detector_origin(self.detector)}
 
 
 class ActorPool:
-    """N actors behind one interface; work is split evenly and gathered in seed order."""
+    """N actors behind one interface; work is split evenly and gathered in seed order.
 
-    def __init__(self, spec: ActorSpec, n: int) -> None:
-        self.n = n
+    ``ray_address``: a checked cluster address (``cluster.resolve_address``), None for a
+    private local Ray. ``detector_blob``: the CLIP checkpoint's bytes if already read (else
+    read here from ``spec.detector_path``); Ray actors are built from it, never from a path.
+    ``max_deaths``: deaths in a row of one actor slot after which a round gives up.
+    """
+
+    def __init__(self, spec: ActorSpec, n: int, ray_address: str | None = None,
+                 detector_blob: DetectorBlob | None = None, max_deaths: int = MAX_DEATHS) -> None:
+        self.n, self.deaths, self.max_deaths = n, [0] * n, max_deaths
         if n == 1:
             self._local = Actor(spec, 0)
             self._remote: list[Any] = []
             return
         import ray
 
-        if not ray.is_initialized():
-            ray.init(num_cpus=n, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
-        remote_actor = ray.remote(num_cpus=1)(Actor)
-        self._remote = [remote_actor.remote(spec, i) for i in range(n)]
+        blob = detector_blob or read_blob(spec.detector, spec.detector_path)
+        connect(RayTarget(ray_address, n))
+        self._spec_ref = ray.put(replace(spec, detector_path=None))
+        self._blob_ref = ray.put(blob)
+        # SPREAD: the scheduler places the actors over the cluster's nodes, not the driver's
+        self._actor_class = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(RemoteActor)
+        self._remote = [self._new_actor(i) for i in range(n)]
+        try:
+            self.where()  # every actor built: a failing constructor fails here
+        except ray.exceptions.RayActorError as exc:
+            self.close()
+            raise ClusterError(f"a collector actor could not start: {_first_line(exc)}") from None
 
     def collect(self, seeds: list[int], weights: dict[str, np.ndarray],
                 counts: dict[str, int]) -> list[Rollout]:
@@ -151,15 +190,68 @@ class ActorPool:
     def evaluate(self, seeds: list[int], weights: dict[str, np.ndarray]) -> list[bool]:
         return self._submit("evaluate", seeds, weights).result()
 
-    def _submit(self, method: str, seeds: list[int], *args: Any) -> "Pending":
-        if self.n == 1:  # in-process: the work runs now, nothing is left pending
-            return Pending(len(seeds), [0], [getattr(self._local, method)(seeds, *args)], 1, False)
+    def where(self) -> list[dict[str, Any]]:
+        """Per actor: its node id, process id and where its detector came from (Ray actors;
+        the in-process actor: this process, no node)."""
+        if self.n == 1:
+            return [{"actor": 0, "node": None, "pid": os.getpid(),
+                     "detector_from": _detector_origin(self._local.detector)}]
         import ray
 
-        refs = [ray.put(a) for a in args]
-        busy = [i for i in range(self.n) if seeds[i::self.n]]
-        parts = [getattr(self._remote[i], method).remote(seeds[i::self.n], *refs) for i in busy]
-        return Pending(len(seeds), busy, parts, self.n, True)
+        return ray.get([a.where.remote() for a in self._remote])
+
+    def cpu_seconds(self) -> list[float]:
+        """Per actor, the CPU time its process has used so far (the in-process actor: this
+        process's)."""
+        if self.n == 1:
+            return [self._local.cpu_seconds()]
+        import ray
+
+        return ray.get([a.cpu_seconds.remote() for a in self._remote])
+
+    def _submit(self, method: str, seeds: list[int], *args: Any) -> "Pending":
+        if self.n == 1:  # in-process: the work runs now, nothing is left pending
+            call = Call(method, seeds, args, 1)
+            return Pending(call, {0: getattr(self._local, method)(seeds, *args)}, None)
+        import ray
+
+        call = Call(method, seeds, tuple(ray.put(a) for a in args), self.n)
+        busy = [i for i in range(self.n) if call.share(i)]
+        return Pending(call, {i: self._run(i, call) for i in busy}, self,
+                       {i: self._remote[i] for i in busy})
+
+    def actor(self, slot: int) -> Any:
+        """The Ray actor now serving ``slot``."""
+        return self._remote[slot]
+
+    def _run(self, slot: int, call: Call) -> Any:
+        return getattr(self._remote[slot], call.method).remote(call.share(slot), *call.args)
+
+    def _new_actor(self, slot: int) -> Any:
+        return self._actor_class.remote(self._spec_ref, slot, self._blob_ref)
+
+    def recover(self, slot: int, call: Call, exc: BaseException, dead: Any) -> Any:
+        """Replace ``dead``, the actor of ``slot``, with a fresh one from the same spec and run
+        its share of ``call`` again; ActorsLost after ``max_deaths`` deaths in a row. If
+        another call already replaced it, the share just runs on the replacement."""
+        import ray
+
+        if dead is not self._remote[slot]:  # e.g. an overlapping round lost the same actor
+            return self._run(slot, call)
+        self.deaths[slot] += 1
+        if self.deaths[slot] >= self.max_deaths:
+            raise ActorsLost(f"collector actor {slot} died {self.deaths[slot]} time(s) in a row "
+                             f"(last: {_first_line(exc)}); giving up")
+        ray.kill(self._remote[slot], no_restart=True)
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        if cpus < self.n:  # a node left: the replacement would wait for a CPU forever
+            raise ActorsLost(f"collector actor {slot} died with its node (last: "
+                             f"{_first_line(exc)}); the Ray cluster has {cpus} CPU(s) left "
+                             f"for {self.n} actors")
+        self._remote[slot] = self._new_actor(slot)
+        print(f"actor {slot} died ({type(exc).__name__}); replaced by a fresh actor that "
+              f"re-runs its {len(call.share(slot))} seed(s)", file=sys.stderr, flush=True)
+        return self._run(slot, call)
 
     def close(self) -> None:
         if self.n == 1:
@@ -169,3 +261,18 @@ class ActorPool:
 
         for a in self._remote:
             ray.kill(a)
+
+
+def _detector_origin(detector: Any) -> str | None:
+    """Where a CLIP detector was built from: "path" (a checkpoint on this machine's disk) or
+    "memory" (bytes from the object store); None for the oracle and no detector."""
+    meta = getattr(getattr(detector, "detector", None), "meta", None)
+    if meta is None:
+        return None
+    return "path" if "path" in meta else "memory"
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__

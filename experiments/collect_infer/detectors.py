@@ -7,11 +7,14 @@ predicates: it exists only to price the CLIP detector's errors (``--detector ora
 """
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
 from perception.captions import CAPTIONS, captions_from_predicates
+
+if TYPE_CHECKING:
+    from perception.detector import DetectorBlob
 
 
 class SubgoalDetector(Protocol):
@@ -57,14 +60,33 @@ class OracleDetector:
         raise ValueError("the oracle detector cannot re-score stored frames; use --detector clip")
 
 
-def make_detector(kind: str, path: str | None,
-                  captions: Sequence[str] = CAPTIONS) -> SubgoalDetector | None:
-    """The detector ``kind`` names: "clip" (the checkpoint at ``path``, or the cached default,
-    scoring ``captions``), "oracle", or "none" (the env-reward baseline: None)."""
+def make_detector(kind: str, path: str | None, captions: Sequence[str] = CAPTIONS,
+                  blob: DetectorBlob | None = None) -> SubgoalDetector | None:
+    """The detector ``kind`` names: "clip" (built from ``blob`` if given, else the checkpoint
+    at ``path``, or the cached default, scoring ``captions``), "oracle", or "none" (the
+    env-reward baseline: None)."""
     if kind == "oracle":
         return OracleDetector()
     if kind == "none":
         return None
+    if blob is not None:  # a Ray actor: the bytes came through the object store
+        from perception.detector import Detector
+
+        return ClipDetector(Detector.from_blob(blob, device="cpu"), captions)
     from perception import load_detector
 
     return ClipDetector(load_detector(path, device="cpu", build_if_missing=False), captions)
+
+
+def read_blob(kind: str, path: str | None) -> DetectorBlob | None:
+    """The checkpoint files of the "clip" detector at ``path`` (None: the cached default) as
+    bytes, for actors that cannot read this machine's disk; None for the other kinds."""
+    if kind != "clip":
+        return None
+    from perception.detector import DetectorBlob
+
+    if path is None:
+        from perception.loader import ensure_default_detector
+
+        path = str(ensure_default_detector(build_if_missing=False))
+    return DetectorBlob.read(path)
