@@ -10,7 +10,8 @@ from experiments.cli.util import (
 )
 
 TASK_KEYS = {"grasp": 0, "stack": 1, "triple": 2}
-OTHER_EXPERIMENTS: tuple[str, ...] = ("reproduce_reuse", "reproduce_scheduling", "reproduce_video")
+OTHER_EXPERIMENTS: tuple[str, ...] = ("reproduce_reuse", "reproduce_scheduling", "reproduce_video",
+                                       "reproduce_peers")
 """Modules under experiments/cli, each with ``register_experiment(rsub)``."""
 EXPLORATION_OUTPUTS = frozenset({"runs", "fig4.png", "fig5.png", "exploration.md",
                                  "exploration.json"})

@@ -9,6 +9,8 @@ from typing import Any
 
 AGENTS = ("framework", "baseline")
 DETECTORS = ("clip", "oracle")
+EVAL_RANGES = ("curve", "peers")
+"""Seed ranges a learning curve may be evaluated on (``sim.seeds.CURVE`` / ``PEERS``)."""
 
 
 @dataclass
@@ -48,6 +50,13 @@ class TrainConfig:
     ``langstack reproduce reuse`` collects with False: see ``experiments.collect_infer.agent``."""
     eval_every: int = 2_000
     """Env steps between curve evaluations."""
+    eval_at: tuple[int, ...] = ()
+    """Env-step points of the curve in place of every ``eval_every`` (a grid shared with other
+    learners): each is evaluated at the first round end at or after it, the last one due also
+    once the budget is spent."""
+    eval_range: str = "curve"
+    """The curve's scenes: "curve" (``sim.seeds.CURVE``, the run's own) or "peers"
+    (``sim.seeds.PEERS``, those of every learner in ``langstack reproduce peers``)."""
     eval_episodes: int = 20
     final_eval_episodes: int = 100
     target_success: float | None = 0.95
@@ -75,6 +84,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.reuse_from = tuple(self.reuse_from)  # a list when read back from config.json
         self.also = tuple(self.also)
+        self.eval_at = tuple(self.eval_at)
         if self.also and self.agent == "baseline":
             raise ValueError("--also (several instructions) needs --agent framework: the "
                              "baseline learns one task from its env reward")
@@ -92,7 +102,8 @@ def check_settings(cfg: TrainConfig) -> None:
     """ValueError naming the first setting out of range (choices, counts, rates)."""
     from planner.factory import KINDS
 
-    choices = {"agent": AGENTS, "detector": DETECTORS, "planner": KINDS}
+    choices = {"agent": AGENTS, "detector": DETECTORS, "planner": KINDS,
+               "eval_range": EVAL_RANGES}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")
@@ -105,6 +116,9 @@ def check_settings(cfg: TrainConfig) -> None:
     for name in ("seed", "min_env_steps"):
         if isinstance(getattr(cfg, name), int) and getattr(cfg, name) < 0:
             raise ValueError(f"{name} must be >= 0, got {getattr(cfg, name)}")
+    points = list(cfg.eval_at)
+    if any(not isinstance(p, int) or p < 0 for p in points) or points != sorted(set(points)):
+        raise ValueError(f"eval_at must be increasing env steps >= 0, got {points[:8]}")
     rate = cfg.target_success
     if isinstance(rate, (int, float)) and not (0 <= rate <= 1):
         raise ValueError(f"target_success must be in [0, 1] or None, got {rate}")

@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from experiments.collect_infer.actors import ActorPool, ActorSpec
+from experiments.collect_infer.card import write_run_card
 from experiments.collect_infer.config import TrainConfig
 from experiments.collect_infer.infer import ImitationData, episode_labels
 from experiments.collect_infer.interrupt import InterruptFlag
@@ -35,10 +37,14 @@ from experiments.collect_infer.rundir import RunDir, plot_curves
 from experiments.collect_infer.tasks import task_for
 from experiments.collect_infer.video import record_video
 from policy.store import EpisodeStore
-from sim.seeds import CONFIRM, CURVE, FINAL, TRAIN
+from sim.seeds import CONFIRM, CURVE, FINAL, PEERS, TRAIN
 
-def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Run Collect & Infer in ``run``; returns the final result record."""
+def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = True,
+          ray_address: str | None = None) -> dict[str, Any]:
+    """Run Collect & Infer in ``run``; returns the final result record.
+
+    ``ray_address``: the Ray cluster the N > 1 actors run on (``cluster.resolve_address``;
+    None: a private local Ray). Not a setting of the run: a resumed run may use another."""
     import torch
 
     from policy.checkpoint import load_policy, save_policy
@@ -79,10 +85,11 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
                      "none" if cfg.agent == "baseline" else cfg.detector, detector_path,
                      cfg.horizon, cfg.explore_eps, more_tasks=more_tasks(cfg),
                      set_down_exploring=cfg.set_down_exploring)
-    actors = ActorPool(spec, cfg.actors)
-    eval_seeds = CURVE.seeds(cfg.seed, cfg.eval_episodes)
+    actors = ActorPool(spec, cfg.actors, ray_address)
+    eval_range = {"curve": CURVE, "peers": PEERS}[cfg.eval_range]
+    eval_seeds = eval_range.seeds(cfg.seed, cfg.eval_episodes)
     confirm_seeds = CONFIRM.seeds(cfg.seed, cfg.confirm_episodes)
-    next_eval = (curve[-1][0] // cfg.eval_every + 1) * cfg.eval_every if curve else 0
+    next_eval = _next_eval(cfg, curve[-1][0] if curve else None, resumed=True)
     bar = tqdm(total=cfg.max_env_steps, initial=min(env_steps, cfg.max_env_steps), unit="step",
                desc=f"collect & infer ({cfg.agent})", disable=not progress)
     weights = policy_weights(policy)
@@ -103,13 +110,14 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
     overlap = cfg.overlap and cfg.actors > 1
     ahead = None  # a round the actors are collecting while the learner trains
     with InterruptFlag() as interrupt:  # a Ctrl-C ends the loop after its round
-        while env_steps < cfg.max_env_steps and not interrupt.requested:
+        while (env_steps < cfg.max_env_steps or cfg.eval_at and env_steps >= next_eval) \
+                and not interrupt.requested:  # eval_at: the last point due is evaluated
             if env_steps >= next_eval:  # the learning curve: greedy success on fixed fresh seeds
                 rate = float(np.mean(actors.evaluate(eval_seeds, weights)))
                 curve.append((env_steps, rate))
                 run.log({"kind": "eval", "env_steps": env_steps, "eval_success_rate": rate,
                          "eval_episodes": len(eval_seeds), "wall_s": wall()})
-                next_eval = env_steps + cfg.eval_every
+                next_eval = _next_eval(cfg, env_steps)
                 bar.set_postfix(eval=f"{rate:.2f}", labels=len(data))
                 if (cfg.target_success is not None and rate >= cfg.target_success
                         and env_steps >= cfg.min_env_steps):
@@ -118,6 +126,8 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
                              "episodes": len(confirm_seeds), "wall_s": wall()})
                     if confirm >= cfg.target_success:
                         break
+            if env_steps >= cfg.max_env_steps:  # the budget is spent: that was the last point
+                break
             rollouts = (ahead or actors.submit_collect(seeds(n_episodes), weights, data.counts()))\
                 .result()  # Collect
             ahead = None
@@ -136,6 +146,8 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
                      "labelled_steps": len(data),
                      "bc_loss": float(np.mean(losses)) if losses else 0.0,
                      "label_counts": data.counts(), "wall_s": wall()})
+            if len(data):  # the checkpoint was saved this round: its card follows
+                write_run_card(run)
     if ahead is not None:  # stopped early: the round already collected still counts
         env_steps, n_episodes = commit(ahead.result(), env_steps, n_episodes)
     bar.close()
@@ -153,12 +165,24 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
     result = {"env_steps": env_steps, "eval_success_rate": final,
               "steps_to_50": next((s for s, r in curve if r >= 0.5), None),
               "wall_s": wall(), "run_dir": str(run.root), "episodes": n_episodes}
-    run.log({"kind": "final", **result})
+    run.log({"kind": "final", **result, "eval_episodes": len(final_seeds)})
     plot_curves({f"{cfg.agent} ({cfg.detector})": curve}, run.curve_png, cfg.task)
     if cfg.video:
         result["video"] = str(record_video(spec, policy, run.root / "eval.mp4", final_seeds[:2]))
+    write_run_card(run)
     run.close()
     return result
+
+
+def _next_eval(cfg: TrainConfig, last: int | None, resumed: bool = False) -> float:
+    """Env steps at which the curve's next evaluation is due after one at ``last`` (None:
+    none yet): the next ``eval_at`` point, else ``eval_every`` later (on resume, the next
+    multiple of it)."""
+    if cfg.eval_at:
+        return next((p for p in cfg.eval_at if last is None or p > last), math.inf)
+    if last is None:
+        return 0
+    return (last // cfg.eval_every + 1) * cfg.eval_every if resumed else last + cfg.eval_every
 
 
 def _learn(policy, data: ImitationData, cfg: TrainConfig, n_episodes: int) -> list[float]:

@@ -74,6 +74,10 @@ SENTINELS: tuple[tuple[str, str], ...] = (
     ("experiments.imitation.demo_video", "write_demo_video"),
     ("experiments.bench.world", "run_probe"),
     ("experiments.bench.collect", "other_checkout_rate"),
+    ("experiments.paper.peers", "run_peers"),
+    ("experiments.collect_infer.cluster", "connect"),
+    ("open_clip.pretrained", "download_pretrained"),
+    ("huggingface_hub", "hf_hub_download"),
 )
 """(module, function) pairs that start real work; each raises :class:`RealWork` here."""
 SENTINEL_METHODS: tuple[tuple[str, str, str], ...] = (
@@ -356,6 +360,12 @@ ROLES: dict[tuple[str, str], str] = {
     ("imitate", "video"): "video_in", ("imitate", "run_dir"): "imitating_run",
     ("imitate", "detector"): "video_detector",
     ("demo-video", "instruction"): "instruction", ("demo-video", "out"): "video_out",
+    ("train", "ray_address"): "ray_address", ("bench collect", "ray_address"): "ray_address",
+    ("train", "clip"): "clip_weights", ("imitate", "clip"): "clip_weights",
+    ("perception train", "clip"): "clip_weights", ("perception eval", "clip"): "clip_weights",
+    ("reproduce peers", "tasks"): "instructions", ("reproduce peers", "grid"): "grid",
+    ("reproduce peers", "out"): "reproduce_out",
+    ("reproduce peers", "detector_path"): "detector_dir",
 }
 """What each path or text option is, which decides its bad and its valid values."""
 
@@ -433,6 +443,11 @@ def bad_values(opt: Option, w: World) -> list[list[str]]:
                              "store"),
             "import_store": one("file", "under_file", "corrupt_store", "minari"),
             "video_in": one(*VIDEO_POISONS),
+            "ray_address": [["not an address"], ["host:99999"], ["host:0"], [""], [":"],
+                            ["ray://head:10001"], ["head:port"]],
+            "clip_weights": [["ViT-B-32"], ["NoSuchModel:openai"], ["ViT-B-32:no-such-tag"],
+                             ["hf-hub:a/b/c"], ["hf-hub:"], [""], [":"]],
+            "grid": [["abc"], ["-5"], ["0"], ["1,2,x"], [""], ["10000000000"], ["1,,2"]],
         }.get(kind, [])
     extra = RANGE_BAD.get((opt.command, opt.dest), ())
     return values + texts(extra)
@@ -472,6 +487,20 @@ def combination_poisons(command: str, w: World) -> list[Poison]:
                        ("--resume", "--run-dir", w["run"], flag, value),
                        taken=frozenset({"resume", "run_dir", flag[2:].replace("-", "_")}))
                 for flag, value in conflicts]
+    clip = ("--clip", "ViT-B-32:openai")
+    if command == "train":
+        out += [Poison(f"--clip with {extra[0]}", (*clip, *extra),
+                       taken=frozenset({"clip", extra[0][2:].replace("-", "_")}))
+                for extra in (("--detector", "oracle"), ("--detector-path", w["detector"]))]
+        out += [Poison("--clip with --resume", (*clip, "--resume", "--run-dir", w["run"]),
+                       taken=frozenset({"clip", "resume", "run_dir"}))]
+    if command == "perception train":
+        out += [Poison(f"--clip with {flag}", (*clip, flag, value),
+                       taken=frozenset({"clip", flag[2:]}))
+                for flag, value in (("--model", "ViT-B-32"), ("--pretrained", "openai"))]
+    if command in ("perception eval", "imitate"):
+        out += [Poison("--clip with --detector DIR", (*clip, "--detector", w["detector"]),
+                       taken=frozenset({"clip", "detector"}))]
     if command in ENV_COMMANDS:
         out += [Poison(f"LANGSTACK_CLIP_PRETRAINED={v!r}", (),
                        (("LANGSTACK_CLIP_PRETRAINED", v),), frozenset(ENV_CONFLICTS))
