@@ -27,6 +27,7 @@ from tqdm import tqdm
 from experiments.collect_infer.actors import ActorPool, ActorSpec
 from experiments.collect_infer.card import write_run_card
 from experiments.collect_infer.config import TrainConfig
+from experiments.collect_infer.identity import identity_of
 from experiments.collect_infer.infer import ImitationData, episode_labels
 from experiments.collect_infer.interrupt import InterruptFlag
 from experiments.collect_infer.prepare import (
@@ -64,7 +65,8 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
         policy = load_policy(run.checkpoint)
     else:
         policy = make_policy(PolicyConfig(**policy_config), seed=cfg.seed)
-    run.write_config({"train": asdict(cfg), "plan": plan, "policy": policy_config})
+    run.write_config({"train": asdict(cfg), "plan": plan, "policy": policy_config,
+                      "identity": identity_of(cfg)})
 
     store = EpisodeStore(run.episodes)
     data = ImitationData(goal_embeddings)

@@ -75,22 +75,23 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
     smaller one that stopped short of it is resumed until it has them.
     """
     from experiments.collect_infer.config import TrainConfig
+    from experiments.collect_infer.identity import check_reusable
     from experiments.collect_infer.loop import train
     from experiments.collect_infer.rundir import RunDir, task_slug
 
     run = RunDir(root / "runs" / f"{task_slug(task.instruction)}__{variant or agent}__{seed}")
-    if run.config_path.exists():
-        _check_stored(run, set_down_exploring, min_env_steps)
+    budget, every = task.schedule(agent)
+    cfg = TrainConfig(task=task.instruction, agent=agent, detector=detector, seed=seed,
+                      max_env_steps=max(1, int(budget * budget_scale)),
+                      eval_every=max(1, int(every * budget_scale)),
+                      target_success=target_success, video=False,
+                      detector_path=detector_path,
+                      final_eval_episodes=final_eval_episodes, reuse_from=reuse_from,
+                      set_down_exploring=set_down_exploring, min_env_steps=min_env_steps)
+    if run.config_path.exists():  # reused only if it is this very run (or its shorter self)
+        check_reusable(run.read_config(), cfg, str(run.root))
     final = run.records("final")
     if not final or final[-1]["env_steps"] < min_env_steps:
-        budget, every = task.schedule(agent)
-        cfg = TrainConfig(task=task.instruction, agent=agent, detector=detector, seed=seed,
-                          max_env_steps=max(1, int(budget * budget_scale)),
-                          eval_every=max(1, int(every * budget_scale)),
-                          target_success=target_success, video=False,
-                          detector_path=detector_path,
-                          final_eval_episodes=final_eval_episodes, reuse_from=reuse_from,
-                          set_down_exploring=set_down_exploring, min_env_steps=min_env_steps)
         resume = run.config_path.exists()
         if not resume:
             run.create()
@@ -103,19 +104,6 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
     return {"task": task.instruction, "agent": agent, "seed": seed, "curve": curve,
             "env_steps": rec["env_steps"], "eval_success_rate": rec["eval_success_rate"],
             "steps_to_50": rec["steps_to_50"], "wall_s": rec["wall_s"], "run_dir": str(run.root)}
-
-
-def _check_stored(run: Any, set_down_exploring: bool, min_env_steps: int) -> None:
-    """A stored run is reused only if it explored the same way and kept collecting no longer
-    than asked (a shorter one is extended)."""
-    stored = run.read_config()["train"]
-    held = stored.get("set_down_exploring", True)
-    if held != set_down_exploring:
-        raise ValueError(f"{run.root} explored with --explore-held {explore_held(held)}, not "
-                         f"{explore_held(set_down_exploring)}: choose another --out")
-    if stored.get("min_env_steps", 0) > min_env_steps:
-        raise ValueError(f"{run.root} collected at least {stored['min_env_steps']} env steps, "
-                         f"more than the {min_env_steps} asked for: choose another --out")
 
 
 def sparseness(tasks: tuple[ExplorationTask, ...], samples: int, progress: bool) -> dict[str, float]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from experiments.paper.exploration import ExplorationTask, _mean_curve, run_exploration
 from tests.experiments.conftest import assert_clean_usage_error, langstack
 from tests.experiments.test_train_resume import tiny_detector  # noqa: F401  (fixture)
@@ -42,3 +44,14 @@ def test_tiny_exploration_run_writes_figures_and_is_reused(tmp_path, tiny_detect
     assert more["framework"]["seeds"] == 2 and more["baseline"]["seeds"] == 1
     assert not list(tmp_path.glob("runs/*__baseline__1"))  # the baseline's seed 1 never ran
     assert "2 seeds (1 of the baseline)" in (tmp_path / "exploration.md").read_text()
+    # run identity: a stored run with any other setting is not tabulated as this experiment
+    for changed, field in (({"budget_scale": 0.5}, "max_env_steps"),
+                           ({"final_eval_episodes": 7}, "final_eval_episodes"),
+                           ({"target_success": 0.9}, "target_success")):
+        with pytest.raises(ValueError, match=f"another run than the one asked for.*{field}: "
+                                             f"stored"):
+            run_exploration(**{**kwargs, **changed})
+    assert [m.read_text() for m in metrics] == before  # nothing was touched
+    config = json.loads((sorted(tmp_path.glob("runs/*__framework__0"))[0] / "config.json")
+                        .read_text())
+    assert len(config["identity"]["detector_sha256"]) == 64 and config["identity"]["planner"]
