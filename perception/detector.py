@@ -271,7 +271,8 @@ class Detector:
         known = ("format_version", "model_name", "weights_source", "image_size", "mean", "std",
                  "gamma", "camera_rule", "captions", "model_config")
         det = cls(model, spec, cfg["gamma"], device=device,
-                  meta={k: v for k, v in cfg.items() if k not in known} | {"origin": blob.source})
+                  meta={k: v for k, v in cfg.items() if k not in known}
+                  | {"origin": blob.source, "weights_sha256": blob.sha256()})
         if cap_emb is not None and cfg.get("captions") == list(CAPTIONS):
             det._text_cache = {c: e for c, e in zip(CAPTIONS, cap_emb.float().numpy())}
         return det
@@ -296,6 +297,13 @@ class DetectorBlob:
         if not (p / CONFIG_FILE).is_file() or not (p / WEIGHTS_FILE).is_file():
             raise FileNotFoundError(f"no detector at {p} (expected {CONFIG_FILE} and {WEIGHTS_FILE})")
         return cls((p / CONFIG_FILE).read_bytes(), (p / WEIGHTS_FILE).read_bytes(), str(p))
+
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the weights: the detector's identity (the same digest as
+        ``perception.card.weights_sha256`` of its ``model.safetensors``)."""
+        import hashlib
+
+        return hashlib.sha256(self.weights).hexdigest()
 
     def config_dict(self) -> dict[str, Any]:
         """The parsed ``detector.json`` (ValueError unless a JSON object naming a model)."""

@@ -278,8 +278,15 @@ def _check_reuse(cfg: TrainConfig) -> None:
     """--reuse-from sources exist and this run's detector can re-score them."""
     from experiments.collect_infer.reuse import ReuseError, check_sources
 
+    digest = None  # the default detector's hash is checked when the run loads it
+    if cfg.detector == "clip" and cfg.detector_path is not None:
+        from perception.card import weights_sha256
+        from perception.detector import WEIGHTS_FILE
+
+        weights = Path(cfg.detector_path) / WEIGHTS_FILE
+        digest = weights_sha256(weights) if weights.is_file() else None
     try:
-        check_sources(cfg.reuse_from, cfg.detector)
+        check_sources(cfg.reuse_from, cfg.detector, digest)
     except ReuseError as exc:
         raise UsageError(f"--reuse-from: {exc}") from None
 

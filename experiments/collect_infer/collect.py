@@ -64,7 +64,7 @@ def run_episode(env: Any, agent: SubgoalAgent, detector: SubgoalDetector | None,
         env_rewards=np.asarray(rewards, np.float32),
         frame_embs=None if embs[0] is None else np.stack(embs).astype(np.float32),
         meta={"seed": int(seed), "detected": dets, "success": success,
-              "agent_done": agent.done, **(meta or {})})
+              "agent_done": agent.done, **_embedded_by(detector, embs[0]), **(meta or {})})
     return Rollout(episode, success, frames)
 
 
@@ -78,3 +78,11 @@ def evaluate(env: Any, agent: SubgoalAgent, detector: SubgoalDetector | None,
              seeds: list[int]) -> list[bool]:
     """Greedy (no exploration) success per fresh seed."""
     return [run_episode(env, agent, detector, s, explore=False).success for s in seeds]
+
+
+def _embedded_by(detector: SubgoalDetector | None, emb: np.ndarray | None) -> dict[str, Any]:
+    """``{"detector_sha256": ...}`` when the episode stores frame embeddings: which weights
+    made them (re-scoring with another detector is refused, see ``reuse.redetect``)."""
+    if emb is None:
+        return {}
+    return {"detector_sha256": getattr(detector, "identity", None)}

@@ -37,6 +37,8 @@ class ClipDetector:
     def __init__(self, detector: Any, captions: Sequence[str] = CAPTIONS) -> None:
         self.detector = detector
         self.captions = list(captions)
+        self.identity: str | None = detector.meta.get("weights_sha256")
+        """SHA-256 of the weights whose image encoder made the embeddings it stores."""
 
     def observe(self, frames: np.ndarray, info: dict[str, Any]) -> tuple[np.ndarray, set[str]]:
         embs = self.detector.image_embeddings(frames[None])[0]  # (n_cams, E)

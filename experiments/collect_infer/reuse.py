@@ -81,7 +81,23 @@ def redetect(episode: Episode, detector: SubgoalDetector,
         return None
     if detector.name == "oracle":  # ground truth, stored over the whole vocabulary
         return [set(d) for d in episode.meta["detected"]]
+    check_embedded_by(episode, getattr(detector, "identity", None))
     return detector.detect_embeddings(episode.frame_embs)
+
+
+def check_embedded_by(episode: Episode, mine: str | None) -> None:
+    """ValueError unless the detector with weights hash ``mine`` embedded the episode's
+    frames: another detector's embeddings score as silent nonsense, and no frames are
+    stored to embed again."""
+    stored = episode.meta.get("detector_sha256")
+    if stored is None:
+        raise ValueError("its frame embeddings carry no detector hash (stored before langstack "
+                         "recorded it), so the detector that made them is unknown")
+    if stored != mine:
+        raise ValueError(f"its frames were embedded by the detector with weights sha256 "
+                         f"{stored[:12]}..., this run's detector is {str(mine)[:12]}...; "
+                         f"frames are not stored, so they cannot be embedded again: reuse it "
+                         f"with the detector that collected it (--detector-path)")
 
 
 def reuse_labels(detected: Sequence[set[str]], plan: Sequence[str]) -> list[Label]:
@@ -139,8 +155,11 @@ def import_reused(paths: Sequence[str], detector: SubgoalDetector, plan: Sequenc
     return stats
 
 
-def check_sources(paths: Sequence[str], detector: str) -> list[ReuseSource]:
-    """Fail early (ReuseError) on a source that is missing or that ``detector`` cannot re-score."""
+def check_sources(paths: Sequence[str], detector: str,
+                  detector_sha256: str | None = None) -> list[ReuseSource]:
+    """Fail early (ReuseError) on a source that is missing or that ``detector`` cannot
+    re-score (with ``detector_sha256``: the CLIP detector's weights, also one whose frames
+    another detector embedded)."""
     sources = [find_source(p) for p in paths]
     for source in sources:
         try:
@@ -148,6 +167,11 @@ def check_sources(paths: Sequence[str], detector: str) -> list[ReuseSource]:
             first = store.load(0) if len(store) else None
         except StoreError as exc:
             raise ReuseError(str(exc)) from None
+        if first is not None and detector_sha256 is not None and first.frame_embs is not None:
+            try:
+                check_embedded_by(first, detector_sha256)
+            except ValueError as exc:
+                raise ReuseError(f"cannot re-score {source.store}: {exc}") from None
         if first is not None and not can_rescore(first, detector, source.collected_by):
             hint = ("it has no frame embeddings (collected without CLIP); reuse it with "
                     "--detector oracle" if detector == "clip" else

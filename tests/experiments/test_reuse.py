@@ -27,8 +27,9 @@ NEW_PLAN = [G_BLUE, BLUE_ON_GREEN]  # "stack the blue object on top of the green
 class ScoresAreEmbeddings:
     """A stand-in CLIP model: an image embedding's component i is its score for CAPTIONS[i]."""
 
-    def __init__(self, gamma: float) -> None:
+    def __init__(self, gamma: float, weights: str = "stand-in") -> None:
         self.gamma = gamma
+        self.meta = {"weights_sha256": weights}
 
     def scores_from_embeddings(self, embs: np.ndarray, captions: list[str]) -> np.ndarray:
         return embs.mean(axis=1)[:, [CAPTIONS.index(c) for c in captions]]  # (T+1, K)
@@ -44,14 +45,15 @@ def _embs(frames: list[dict[str, float]]) -> np.ndarray:
 
 
 def _episode(frames: list[dict[str, float]] | None, detected: list[list[str]], seed: int = 0,
-             detector: str = "clip") -> Episode:
+             detector: str = "clip", embedded_by: str | None = "stand-in") -> Episode:
     t = len(detected) - 1
+    by = {} if frames is None or embedded_by is None else {"detector_sha256": embedded_by}
     return Episode(task="stack the red object on top of the blue object",
                    states=np.arange((t + 1) * 13, dtype=np.float32).reshape(t + 1, 13) + 1000 * seed,
                    actions=np.arange(t * 2, dtype=np.float32).reshape(t, 2) + 1000 * seed,
                    pursued=[G_RED] * t, env_rewards=np.zeros(t, np.float32),
                    frame_embs=None if frames is None else _embs(frames),
-                   meta={"detected": detected, "seed": seed, "detector": detector})
+                   meta={"detected": detected, "seed": seed, "detector": detector, **by})
 
 
 # An old "stack red on blue" episode: picks blue (weakly seen), drops it, picks it again, puts it
@@ -72,6 +74,23 @@ def test_the_current_detector_rescores_stored_embeddings_not_the_stored_detectio
     # a stricter detector re-scores the same data differently, without re-simulating
     strict = ClipDetector(ScoresAreEmbeddings(gamma=0.8), captions=NEW_PLAN)
     assert redetect(episode, strict)[1] == set()
+
+
+def test_embeddings_of_another_detector_are_not_rescored(tmp_path) -> None:
+    """Stored embeddings carry their detector's weights hash: another detector (or an unknown
+    one) would score them as silent nonsense, so the import is refused, naming why."""
+    detector = ClipDetector(ScoresAreEmbeddings(gamma=0.5, weights="v5" * 32), captions=NEW_PLAN)
+    with pytest.raises(ValueError, match="embedded by the detector with weights sha256 v4v4"):
+        redetect(_episode(OLD_FRAMES, OLD_DETECTED, embedded_by="v4" * 32), detector)
+    with pytest.raises(ValueError, match="carry no detector hash"):
+        redetect(_episode(OLD_FRAMES, OLD_DETECTED, embedded_by=None), detector)
+    run = _run_dir(tmp_path / "v4_run", "clip", [_episode(OLD_FRAMES, OLD_DETECTED,
+                                                          embedded_by="v4" * 32)])
+    with pytest.raises(ReuseError, match="cannot re-score stored episodes.*cannot be embedded"):
+        import_reused([str(run)], detector, NEW_PLAN, _data())
+    with pytest.raises(ReuseError, match=f"cannot re-score {run}.*v4v4"):
+        check_sources([str(run)], "clip", "v5" * 32)
+    assert check_sources([str(run)], "clip", "v4" * 32)  # the same detector: fine
 
 
 def test_import_takes_exactly_the_steps_that_reached_a_new_sub_goal(tmp_path) -> None:
