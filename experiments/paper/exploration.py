@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from experiments.paper.tables import fmt_median, fmt_number, fmt_pooled, fmt_steps
+
 
 @dataclass(frozen=True)
 class ExplorationTask:
@@ -103,7 +105,8 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
     rec = final[-1]
     return {"task": task.instruction, "agent": agent, "seed": seed, "curve": curve,
             "env_steps": rec["env_steps"], "eval_success_rate": rec["eval_success_rate"],
-            "steps_to_50": rec["steps_to_50"], "wall_s": rec["wall_s"], "run_dir": str(run.root)}
+            "steps_to_50": rec["steps_to_50"], "wall_s": rec["wall_s"], "run_dir": str(run.root),
+            "final_episodes": rec.get("eval_episodes", cfg.final_eval_episodes)}
 
 
 def sparseness(tasks: tuple[ExplorationTask, ...], samples: int, progress: bool) -> dict[str, float]:
@@ -139,10 +142,12 @@ def run_exploration(seeds: int, out: Path, detector: str = "clip", target_succes
         for a in AGENTS:
             row[a] = steps_summary([r for r in runs if r["task"] == t.instruction and r["agent"] == a])
         rows.append(row)
-    first, last = rows[0]["framework"]["mean_steps_to_50"], rows[-1]["framework"]["mean_steps_to_50"]
+    from experiments.collect_infer.stats import ratio_of_medians
+
+    first, last = rows[0]["framework"]["steps_to_50"], rows[-1]["framework"]["steps_to_50"]
     summary = {"tasks": rows, "detector": detector, "seeds": seeds,
                "baseline_seeds": n_seeds["baseline"],
-               "steps_ratio_last_to_first": (last / first) if first and last is not None else None,
+               "steps_ratio_last_to_first": ratio_of_medians(last, first),
                "sparseness_ratio_last_to_first": rows[-1]["sparseness"] / rows[0]["sparseness"]}
     plot_fig4(runs, tasks, out / "fig4.png")
     plot_fig5(rows, out / "fig5.png")
@@ -152,14 +157,24 @@ def run_exploration(seeds: int, out: Path, detector: str = "clip", target_succes
 
 
 def steps_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Steps to 50% of several seeds' runs (from :func:`run_one`): per seed, their mean (None
-    unless every seed reached 50%), the largest env steps spent and the final success rates."""
+    """Steps to 50% of several seeds' runs (from :func:`run_one`): per seed, their median and
+    interquartile range (a seed that did not reach 50% counts as beyond the budget; None where
+    a quartile falls on one), their mean (None unless every seed reached 50%), the largest env
+    steps spent, the final success rates and, pooled over seeds, their Wilson 95% interval."""
+    from experiments.collect_infer.stats import censored_quartiles, wilson
+
     steps = [r["steps_to_50"] for r in runs]
     reached = [s for s in steps if s is not None]
+    q25, median, q75 = (q if np.isfinite(q) else None for q in censored_quartiles(steps))
+    wins = sum(round(r["eval_success_rate"] * r["final_episodes"]) for r in runs)
+    episodes = sum(r["final_episodes"] for r in runs)
     return {"steps_to_50": steps, "reached_50": len(reached), "seeds": len(runs),
+            "median_steps_to_50": median, "iqr_steps_to_50": [q25, q75],
             "mean_steps_to_50": float(np.mean(reached)) if len(reached) == len(runs) else None,
             "budget": max(r["env_steps"] for r in runs),
-            "final_success": [r["eval_success_rate"] for r in runs]}
+            "final_success": [r["eval_success_rate"] for r in runs],
+            "final_pooled": {"successes": wins, "episodes": episodes,
+                             "wilson95": list(wilson(wins, episodes))}}
 
 
 def _mean_curve(curves: list[list[tuple[int, float]]]) -> tuple[np.ndarray, np.ndarray]:
@@ -223,8 +238,8 @@ def plot_fig5(rows: list[dict[str, Any]], path: Path) -> None:
         if missed:  # not reached within the budget: drawn at the budget, open marker
             ax.scatter([row["sparseness"]] * missed, [entry["budget"]] * missed, marker="^",
                        facecolors="none", edgecolors="tab:blue", label=None)
-        if entry["mean_steps_to_50"]:
-            ax.scatter([row["sparseness"]], [entry["mean_steps_to_50"]], color="tab:blue",
+        if entry["median_steps_to_50"]:
+            ax.scatter([row["sparseness"]], [entry["median_steps_to_50"]], color="tab:blue",
                        marker="_", s=400)
         top = max(steps + [entry["budget"]] * bool(missed) or [1])
         ax.annotate(row["label"], (row["sparseness"], top), fontsize=8,
@@ -249,29 +264,24 @@ def plot_fig5(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def fmt_steps(entry: dict[str, Any]) -> str:
-    """Per-seed steps to 50% of a :func:`steps_summary`, "> budget" where not reached."""
-    vals = [f"{s}" if s is not None else f"> {entry['budget']}" for s in entry["steps_to_50"]]
-    return ", ".join(vals)
-
-
 def table_markdown(summary: dict[str, Any]) -> str:
     """The Fig. 4/5 table as markdown."""
-    lines = ["| task | sparseness | framework: steps to 50% (per seed) | mean | final success "
-             "| baseline: steps to 50% | baseline final success |",
-             "|---|---:|---|---:|---|---|---|"]
+    lines = ["| task | sparseness | agent | steps to 50% (per seed) | median [IQR] "
+             "| final success, pooled [Wilson 95%] |", "|---|---:|---|---|---|---|"]
     for r in summary["tasks"]:
-        fw, bl = r["framework"], r["baseline"]
-        mean = f"{fw['mean_steps_to_50']:.0f}" if fw["mean_steps_to_50"] is not None else "—"
-        lines.append(f"| {r['label']} | {r['sparseness']:.3g} | {fmt_steps(fw)} | {mean} | "
-                     f"{', '.join(f'{x:.2f}' for x in fw['final_success'])} | {fmt_steps(bl)} | "
-                     f"{', '.join(f'{x:.2f}' for x in bl['final_success'])} |")
+        for agent in AGENTS:
+            e = r[agent]
+            lines.append(f"| {r['label']} | {r['sparseness']:.3g} | {agent} | {fmt_steps(e)} | "
+                         f"{fmt_median(e)} | {fmt_pooled(e['final_pooled'])} |")
     ratio = summary["steps_ratio_last_to_first"]
+    shown = ("n/a (a median not reached)" if ratio["ratio"] is None else
+             f"{ratio['ratio']:.1f}x (95% bootstrap over seeds "
+             f"[{fmt_number(ratio['ci95'][0])}, {fmt_number(ratio['ci95'][1])}])")
     seeds = f"{summary['seeds']} seeds"
     if summary["baseline_seeds"] != summary["seeds"]:
         seeds += f" ({summary['baseline_seeds']} of the baseline)"
-    lines += ["", f"Detector: {summary['detector']}; {seeds}. Steps to 50% of "
-              f"{summary['tasks'][-1]['label']} over {summary['tasks'][0]['label']}: "
-              + (f"{ratio:.1f}x" if ratio is not None else "n/a (not every seed reached 50%)")
-              + f"; their sparseness ratio: {summary['sparseness_ratio_last_to_first']:.3g}x.", ""]
+    lines += ["", f"Detector: {summary['detector']}; {seeds}. Median steps to 50% of "
+              f"{summary['tasks'][-1]['label']} over {summary['tasks'][0]['label']} "
+              f"(framework): {shown}; their sparseness ratio: "
+              f"{summary['sparseness_ratio_last_to_first']:.3g}x.", ""]
     return "\n".join(lines)

@@ -26,9 +26,11 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from experiments.collect_infer.stats import ratio_of_medians
 from experiments.paper.exploration import (
-    ExplorationTask, explore_held, fmt_steps, run_one, steps_summary,
+    ExplorationTask, explore_held, run_one, steps_summary,
 )
+from experiments.paper.tables import fmt_median, fmt_number, fmt_steps
 from sim.tasks import stack_task
 
 REUSE_TASKS: tuple[ExplorationTask, ...] = tuple(
@@ -72,7 +74,8 @@ def imported_steps(run_dir: str) -> int:
 def summarise(per_seed: list[list[dict[str, dict[str, Any]]]], tasks: tuple[ExplorationTask, ...],
               detector: str, held: str = "policy", earlier_steps: int = 0,
               first_seed: int = 0) -> dict[str, Any]:
-    """The Fig. 7 table: steps to 50% with reuse and from scratch, per task (means over seeds);
+    """The Fig. 7 table: steps to 50% with reuse and from scratch, per task (medians over
+    seeds, their ratio with a bootstrap interval);
     ``held``: the runs' ``--explore-held`` choice; ``earlier_steps``: the env steps the runs
     feeding the lifelong buffer collected at least (``--earlier-steps``)."""
     rows = []
@@ -82,9 +85,10 @@ def summarise(per_seed: list[list[dict[str, dict[str, Any]]]], tasks: tuple[Expl
             entry[variant] = steps_summary([seed_runs[i][variant] for seed_runs in per_seed])
         entry["with_reuse"]["imported_steps"] = [
             imported_steps(seed_runs[i]["with_reuse"]["run_dir"]) for seed_runs in per_seed]
-        reuse = entry["steps_to_50_with_reuse"] = entry["with_reuse"]["mean_steps_to_50"]
-        scratch = entry["steps_to_50_scratch"] = entry["scratch"]["mean_steps_to_50"]
-        entry["ratio"] = reuse / scratch if reuse is not None and scratch else None
+        entry["steps_to_50_with_reuse"] = entry["with_reuse"]["median_steps_to_50"]
+        entry["steps_to_50_scratch"] = entry["scratch"]["median_steps_to_50"]
+        entry["ratio"] = ratio_of_medians(entry["with_reuse"]["steps_to_50"],
+                                          entry["scratch"]["steps_to_50"])
         rows.append(entry)
     return {"tasks": rows, "detector": detector, "seeds": len(per_seed),
             "first_seed": first_seed, "explore_held": held, "earlier_steps": earlier_steps}
@@ -133,18 +137,18 @@ def plot_fig7(summary: dict[str, Any], path: Path) -> None:
             zip(VARIANTS, ("tab:green", "tab:gray"), ("with reuse", "from scratch"))):
         for i, row in enumerate(rows):
             entry, x = row[variant], i + (k - 0.5) * width
-            mean = entry["mean_steps_to_50"]
+            mean = entry["median_steps_to_50"]
             ax.bar(x, entry["budget"] if mean is None else mean, width, color=color,
                    hatch="//" if mean is None else None, alpha=0.5 if mean is None else 0.9,
                    label=label if i == 0 else None)
-            if mean is not None:  # the mean as text: a bar at 0 is otherwise invisible
+            if mean is not None:  # the median as text: a bar at 0 is otherwise invisible
                 ax.annotate(f"{mean:.0f}", (x, mean), ha="center", va="bottom", fontsize=8,
                             xytext=(0, 2), textcoords="offset points")
             seeds = [s if s is not None else entry["budget"] for s in entry["steps_to_50"]]
             ax.scatter([x] * len(seeds), seeds, color="black", s=10, zorder=3)
-    if any(r[v]["mean_steps_to_50"] is None for r in rows for v in VARIANTS):
+    if any(r[v]["median_steps_to_50"] is None for r in rows for v in VARIANTS):
         ax.bar(0, 0, 0, color="white", edgecolor="black", hatch="//",
-               label="not every seed reached 50% (bar: budget)")
+               label="median not reached (bar: budget)")
     ax.set_xticks(range(len(rows)), [r["label"] for r in rows])
     ax.set_ylabel("env steps to 50% success")
     kept = (f", earlier tasks >= {summary['earlier_steps']} steps"
@@ -160,15 +164,15 @@ def plot_fig7(summary: dict[str, Any], path: Path) -> None:
 
 def table_markdown(summary: dict[str, Any]) -> str:
     """The Fig. 7 table as markdown."""
-    lines = ["| task | with reuse: steps to 50% (per seed) | mean | steps imported | "
-             "from scratch: steps to 50% (per seed) | mean | reuse / scratch |",
+    lines = ["| task | with reuse: steps to 50% (per seed) | median [IQR] | steps imported | "
+             "from scratch: steps to 50% (per seed) | median [IQR] | reuse / scratch [95%] |",
              "|---|---|---:|---|---|---:|---:|"]
     for r in summary["tasks"]:
         reuse, scratch = r["with_reuse"], r["scratch"]
         lines.append(
-            f"| {r['label']} | {fmt_steps(reuse)} | {_fmt_mean(reuse)} | "
+            f"| {r['label']} | {fmt_steps(reuse)} | {fmt_median(reuse)} | "
             f"{', '.join(map(str, reuse['imported_steps']))} | {fmt_steps(scratch)} | "
-            f"{_fmt_mean(scratch)} | {_fmt_ratio(r['ratio'])} |")
+            f"{fmt_median(scratch)} | {_fmt_ratio(r['ratio'])} |")
     lines += ["", f"Detector: {summary['detector']}; {summary['seeds']} seed(s). The first task "
               "has nothing earlier to reuse (one run serves both columns); each later task "
               "imports the re-scored episodes of the earlier ones into fresh policy weights. "
@@ -185,10 +189,8 @@ def _kept_line(summary: dict[str, Any]) -> str:
             "each, also after reaching the early-stop target (--earlier-steps).")
 
 
-def _fmt_ratio(ratio: float | None) -> str:
-    return "—" if ratio is None else f"{ratio:.2f}x"
-
-
-def _fmt_mean(entry: dict[str, Any]) -> str:
-    mean = entry["mean_steps_to_50"]
-    return "—" if mean is None else f"{mean:.0f}"
+def _fmt_ratio(ratio: dict[str, Any]) -> str:
+    if ratio["ratio"] is None:
+        return "—"
+    lo, hi = ratio["ci95"]
+    return f"{ratio['ratio']:.2f}x [{fmt_number(lo)}, {fmt_number(hi)}]"

@@ -190,7 +190,8 @@ def test_fig7_sequence_reuses_the_earlier_tasks_of_the_seed_and_tabulates(tmp_pa
         calls.append((task.label, variant, [Path(p).name for p in reuse_from], feeds))
         steps = {"scratch": 1000, "reuse": 250}[variant] if task is not REUSE_TASKS[2] or seed else None
         return {"task": task.instruction, "seed": seed, "steps_to_50": steps, "env_steps": 4000,
-                "eval_success_rate": 0.9, "run_dir": str(tmp_path / f"{task.label}-{variant}")}
+                "eval_success_rate": 0.9, "final_episodes": 10,
+                "run_dir": str(tmp_path / f"{task.label}-{variant}")}
 
     per_seed = [run_sequence(s, tmp_path, REUSE_TASKS, fake_run) for s in range(2)]
     assert calls[:5] == [  # feeds: the runs whose episodes a later task imports
@@ -203,13 +204,14 @@ def test_fig7_sequence_reuses_the_earlier_tasks_of_the_seed_and_tabulates(tmp_pa
     summary = summarise(per_seed, REUSE_TASKS, "oracle")
     first, second, third = summary["tasks"]
     assert first["steps_to_50_with_reuse"] == first["steps_to_50_scratch"] == 1000
-    assert (second["steps_to_50_with_reuse"], second["steps_to_50_scratch"], second["ratio"]) == (
-        250, 1000, 0.25)
+    assert (second["steps_to_50_with_reuse"], second["steps_to_50_scratch"],
+            second["ratio"]["ratio"]) == (250, 1000, 0.25)
     assert third["steps_to_50_with_reuse"] is None  # seed 0 never reached 50%
     assert third["with_reuse"]["steps_to_50"] == [None, 250]
     json.dumps(summary)
     table = table_markdown(summary)
-    assert "| Stack blue on green | 250, 250 | 250 |" in table and "> 4000, 250" in table
+    assert "| Stack blue on green | 250, 250 | 250 [250, 250] |" in table and "> 4000, 250" in table
+    assert "| 0.25x [0.2, 0.2] |" in table  # every seed alike: a degenerate interval
     plot_fig7(summary, tmp_path / "fig7.png")
     assert (tmp_path / "fig7.png").stat().st_size > 5000
 
@@ -225,7 +227,8 @@ def test_a_stored_run_explored_another_way_is_not_mixed_into_fig7(tmp_path, caps
     run.write_config({"train": {"task": REUSE_TASKS[0].instruction}})
     assert main(["reproduce", "reuse", "--seeds", "1", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--explore-held set-down" in err[0] and "another --out" in err[0], err
+    assert len(err) == 1 and "set_down_exploring: stored '<not recorded>', asked False" in err[0] \
+        and "another --out" in err[0], err
 
 
 def test_fig7_extends_a_shorter_stored_earlier_run_and_refuses_a_longer_one(
@@ -236,6 +239,7 @@ def test_fig7_extends_a_shorter_stored_earlier_run_and_refuses_a_longer_one(
     import dataclasses
 
     import experiments.collect_infer.loop as loop
+    from experiments.collect_infer.identity import identity_of
     from experiments.paper.exploration import run_one
     from experiments.paper.reuse import REUSE_TASKS
 
@@ -243,7 +247,7 @@ def test_fig7_extends_a_shorter_stored_earlier_run_and_refuses_a_longer_one(
 
     def fake_train(cfg, run, resume=False, progress=True):  # a run that reaches 50% at 600
         calls.append((cfg.min_env_steps, resume))
-        run.write_config({"train": dataclasses.asdict(cfg)})
+        run.write_config({"train": dataclasses.asdict(cfg), "identity": identity_of(cfg)})
         run.log({"kind": "eval", "env_steps": 600, "eval_success_rate": 1.0})
         run.log({"kind": "final", "env_steps": max(600, cfg.min_env_steps),
                  "eval_success_rate": 1.0, "steps_to_50": 600, "wall_s": 1.0})
@@ -256,7 +260,7 @@ def test_fig7_extends_a_shorter_stored_earlier_run_and_refuses_a_longer_one(
     longer = run_one(*args, set_down_exploring=False, min_env_steps=3000)
     assert calls == [(0, False), (3000, True)]
     assert (longer["env_steps"], longer["steps_to_50"]) == (3000, 600)
-    with pytest.raises(ValueError, match="at least 3000 env steps, more than the 0 asked"):
+    with pytest.raises(ValueError, match="min_env_steps: stored 3000, asked 0"):
         run_one(*args, set_down_exploring=False)
 
 
