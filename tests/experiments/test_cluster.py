@@ -56,11 +56,12 @@ def test_a_run_on_two_nodes_spreads_its_actors_and_learns(tmp_path, two_nodes, t
     from experiments.collect_infer.rundir import RunDir
     from sim.seeds import FINAL
 
+    # the learner of tests/experiments/test_learning.py (600 env steps, default model and
+    # rounds): a smaller one (300 steps, 30 BC steps per round) learned 0.97 once, 0.33 once
     cfg = TrainConfig(task="grasp the red object", detector="oracle", actors=2, seed=1,
-                      planner="grammar", max_env_steps=300, eval_every=10_000, eval_episodes=4,
+                      planner="grammar", max_env_steps=600, eval_every=10_000, eval_episodes=4,
                       final_eval_episodes=30, target_success=None, video=False,
-                      detector_path=str(tiny_detector), d_model=48, n_layers=1,
-                      bc_steps_per_round=30, episodes_per_round=8)
+                      detector_path=str(tiny_detector))
     run = RunDir(tmp_path / "run").create()
     try:
         result = train(cfg, run, progress=False, ray_address=ray_address(two_nodes.address, 2))
@@ -74,7 +75,7 @@ def test_a_run_on_two_nodes_spreads_its_actors_and_learns(tmp_path, two_nodes, t
     assert {e["meta"]["actor"] for e in manifest} == {0, 1}
     assert json.loads(run.config_path.read_text())["train"].get("ray_address") is None
     random_rate = _random_policy_success(FINAL.seeds(cfg.seed, 30))
-    assert result["env_steps"] >= 300
+    assert result["env_steps"] >= 600
     assert result["eval_success_rate"] >= 0.7, result
     assert result["eval_success_rate"] >= random_rate + 0.3, (result, random_rate)
 
