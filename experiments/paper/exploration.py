@@ -177,18 +177,23 @@ def steps_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
                              "wilson95": list(wilson(wins, episodes))}}
 
 
+def _seed_values(curves: list[list[tuple[int, float]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every eval point of any seed, and each seed's value there (points, seeds); a run that
+    stopped early keeps its last value."""
+    xs = sorted({x for c in curves for x, _ in c})
+    vals = [[next((y for cx, y in reversed(c) if cx <= x), 0.0) for c in curves if c] for x in xs]
+    return np.array(xs), np.array(vals).reshape(len(xs), -1)
+
+
 def _mean_curve(curves: list[list[tuple[int, float]]]) -> tuple[np.ndarray, np.ndarray]:
     """Mean over seeds at every eval point; a run that stopped early keeps its last value."""
-    xs = sorted({x for c in curves for x, _ in c})
-    ys = []
-    for x in xs:
-        vals = [next((y for cx, y in reversed(c) if cx <= x), 0.0) for c in curves if c]
-        ys.append(float(np.mean(vals)))
-    return np.array(xs), np.array(ys)
+    xs, vals = _seed_values(curves)
+    return xs, vals.mean(axis=1) if len(xs) else np.array([])
 
 
 def plot_fig4(runs: list[dict[str, Any]], tasks: tuple[ExplorationTask, ...], path: Path) -> None:
-    """Learning curves per task: thin lines per seed, thick the mean."""
+    """Learning curves per task: thin lines per seed, thick the mean, a band the seeds'
+    interquartile range."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,9 +206,12 @@ def plot_fig4(runs: list[dict[str, Any]], tasks: tuple[ExplorationTask, ...], pa
             for c in curves:
                 if c:
                     ax.plot(*zip(*c), color=color, alpha=0.25, linewidth=1)
-            xs, ys = _mean_curve(curves)
-            if len(xs):
-                ax.plot(xs, ys, color=color, linewidth=2, label=f"{agent} (mean of {len(curves)})")
+            xs, vals = _seed_values(curves)
+            if len(xs):  # the band: the seeds' interquartile range at every point
+                ax.fill_between(xs, *np.percentile(vals, [25, 75], axis=1), color=color,
+                                alpha=0.15, linewidth=0)
+                ax.plot(xs, vals.mean(axis=1), color=color, linewidth=2,
+                        label=f"{agent} (mean of {len(curves)}, IQR band)")
         ax.set_title(t.label)
         ax.set_xlabel("env steps")
         ax.set_ylim(-0.02, 1.02)
