@@ -21,7 +21,7 @@ run: setup
 	$(BIN)/langstack train --task "stack all three objects" --max-env-steps 50000 --seed 0
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 clean-venv:
 	rm -rf $(VENV)
