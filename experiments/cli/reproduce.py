@@ -19,6 +19,10 @@ EXPLORATION_OUTPUTS = frozenset({"runs", "fig4.png", "fig5.png", "exploration.md
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from experiments.paper.exploration import EXPLORATION_TASKS
+    from experiments.paper.grid import protocol_text
+
+    budgets = ", ".join(f"{t.label} {t.budget:,}" for t in EXPLORATION_TASKS)
     p = sub.add_parser("reproduce", help="reproduce the paper's experiments (figures + tables)",
                        description="Reproduce the paper's experiments on this machine.")
     rsub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", parser_class=type(p))
@@ -29,17 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "red on blue and Triple Stack, several seeds each. Runs go to "
                     "OUT/runs/<task>__<agent>__<seed>/; finished runs are reused and interrupted "
                     "ones resumed, so the command can be re-run. Writes OUT/fig4.png, "
-                    "OUT/fig5.png, OUT/exploration.md and OUT/exploration.json. Budgets "
-                    "(framework / baseline env steps): Grasp 3k/3k, Stack 20k/10k, Triple Stack "
-                    "50k/10k; the framework stops early at --target-success. Its greedy "
-                    "success is evaluated every 100 / 1,000 / 500 env steps (the baseline's "
-                    "every 250 / 1,000 / 2,000): steps to 50% is the first eval at >= 0.5.")
+                    "OUT/fig5.png, OUT/exploration.md and OUT/exploration.json. Env-step "
+                    f"budgets, the same for both agents: {budgets}; a run stops early at "
+                    f"--target-success. One protocol: {protocol_text()}.")
     add_run_options(e, "exploration", "seeds per task and agent", "the framework's detector")
     e.add_argument("--tasks", default="grasp,stack,triple",
                    help="comma-separated subset of grasp, stack, triple (default all three)")
     e.add_argument("--baseline-seeds", type=positive_int, default=None,
-                   help="seeds of the env-reward baseline, which spends its whole budget "
-                        "(~17 min per 10k env steps here); default --seeds")
+                   help="seeds of the env-reward baseline, which mostly spends its whole "
+                        "budget (~17 min per 10k env steps here, plus its evals); default "
+                        "--seeds")
     e.add_argument("--target-success", type=finite_float, default=0.95,
                    help="a run stops early once its curve (and a confirmation) reaches this")
     e.add_argument("--sparsity-samples", type=positive_int, default=200,
@@ -64,8 +67,8 @@ def add_run_options(parser: argparse.ArgumentParser, name: str, seeds_help: str,
     parser.add_argument("--detector-path", type=Path, metavar="DIR",
                         help="a detector checkpoint dir (default: the cached embedded default)")
     parser.add_argument("--budget-scale", type=finite_float, default=1.0,
-                        help="multiply every env-step budget and eval interval (e.g. 0.1 for a "
-                             "smoke run)")
+                        help="multiply every env-step budget (and so the eval grid) by this "
+                             "(e.g. 0.1 for a smoke run)")
 
 
 def check_run_options(args: argparse.Namespace, own: frozenset[str]) -> None:

@@ -17,6 +17,7 @@ OWN_OUTPUTS = frozenset({"runs", "peers.json", "peers.md", "peers.png"})
 
 def register_experiment(rsub: argparse._SubParsersAction) -> None:
     """Add ``peers`` to the ``reproduce`` sub-commands."""
+    from experiments.paper.grid import GRID_FIRST, GRID_RATIO
     from experiments.paper.peers import AGENTS, DEFAULT_EVAL_EPISODES, DEFAULT_TASKS
 
     budgets = ", ".join(f"{t.label} {t.budget:,}" for t in DEFAULT_TASKS)
@@ -41,8 +42,8 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=positive_int, metavar="N",
                    help="env steps per run on every task (default: each task's own)")
     p.add_argument("--grid", metavar="SPEC",
-                   help="eval points: N (every N env steps) or a,b,c (default: 0, 100, 125, "
-                        "150, 200, ... about 25%% apart, and the budget)")
+                   help="eval points: N (every N env steps) or a,b,c (default: 0, "
+                        f"{GRID_FIRST}, then points {round(100 * (GRID_RATIO - 1))}%% apart, and the budget)")
     p.add_argument("--eval-episodes", type=positive_int, default=DEFAULT_EVAL_EPISODES,
                    help=f"fresh scenes per eval point (default {DEFAULT_EVAL_EPISODES})")
     p.add_argument("--tune-budget", type=non_negative_int, metavar="N",

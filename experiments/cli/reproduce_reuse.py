@@ -6,6 +6,7 @@ from experiments.cli.util import (
     UsageError, add_explore_held, add_json_flag, emit, say,
 )
 from experiments.cli.reproduce import add_run_options, check_run_options
+from experiments.paper.grid import protocol_text
 from experiments.paper.reuse import EARLIER_STEPS
 
 
@@ -18,9 +19,9 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
                     "ones with the current detector against its own sub-goals and imports the "
                     "steps that reached one (policy weights start fresh each task). The later "
                     "tasks are also learned from scratch. Env steps to 50% greedy success are "
-                    "read off each run's learning curve (an eval every 250 env steps; budget "
-                    "10k env steps per run, early stop at 0.95; the runs whose episodes later "
-                    "tasks import go on to --earlier-steps). Runs go to "
+                    "read off each run's learning curve (budget 10k env steps per run, early "
+                    "stop at 0.95; the runs whose episodes later tasks import go on to "
+                    f"--earlier-steps; {protocol_text()}). Runs go to "
                     "OUT/runs/<task>__{reuse,scratch}__<seed>/; finished runs are reused and "
                     "interrupted ones resumed. Every run explores as the paper's agent: the "
                     "policy acts even with a wrong cube in hand (--explore-held). Writes "

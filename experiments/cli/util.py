@@ -67,7 +67,8 @@ def add_explore_held(parser: argparse.ArgumentParser, default: str, unset: bool 
         "--explore-held", choices=EXPLORE_HELD, default=None if unset else default,
         help="while exploring, a cube held against the plan (a wrong grasp) is set down on a "
              "free spot (set-down) or the policy acts with it in hand, as the paper's agent "
-             f"does (policy); greedy acting always sets it down (default {default})")
+             f"does (policy); greedy acting sets it down, except in the reproductions that "
+             f"compare agents (default {default})")
 
 
 def add_ray_address(parser: argparse.ArgumentParser) -> None:

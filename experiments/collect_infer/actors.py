@@ -52,6 +52,7 @@ class ActorSpec:
     torch_threads: int = 1
     set_down_exploring: bool = True
     """See :class:`experiments.collect_infer.agent.SubgoalAgent`."""
+    set_down_greedy: bool = True
     more_tasks: tuple[tuple[Task, tuple[str, ...]], ...] = ()
     """Further (task, plan) pairs of a multi-skill run: the episode with seed ``s`` runs task
     ``s mod (1 + len(more_tasks))`` (0: ``task``/``plan``)."""
@@ -84,7 +85,8 @@ class Actor:
         self.policy = TransformerPolicy(PolicyConfig(**spec.policy_config)).eval()
         ws = self.env.config.workspace  # explore where the cubes spawn
         self.agent = SubgoalAgent(spec.plan, spec.goal_embeddings, self.policy, ws.low, ws.high,
-                                  spec.explore_eps, set_down_exploring=spec.set_down_exploring)
+                                  spec.explore_eps, set_down_exploring=spec.set_down_exploring,
+                                  set_down_greedy=spec.set_down_greedy)
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
         """Load the learner's latest policy weights."""

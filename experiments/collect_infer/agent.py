@@ -14,7 +14,9 @@ and the policy, asked to grasp a cube it was never seen grasping from such a sta
 held cube on the one to grasp and looped until the horizon. The agent then sets the held cube
 down on the free spot of the table rectangle farthest from every cube (a fixed rule, not a
 learned skill: the captions have no "on the table"), and the plan resumes with empty hands.
-Greedy acting always does this; exploring does it unless ``set_down_exploring`` is False. Then
+Greedy acting does this unless ``set_down_greedy`` is False (the reproductions that compare
+agents evaluate the learned policy alone, as the other agents have no such rule); exploring
+does it unless ``set_down_exploring`` is False. Then
 the policy acts with the wrong cube in hand, as the paper's agent (which had no such rule) did,
 and where it puts that cube is data for other tasks' sub-goals: a wrong green grasp while
 pursuing "grasping red" mostly ends as green on red (lifelong data reuse, docs/results.md).
@@ -43,8 +45,8 @@ class SubgoalAgent:
             rectangle where cubes spawn; the policy itself may act up to the wider action box).
         explore_eps: the floor of the probability of a uniform random action when exploring.
         rng: the agent's random generator (exploration and sampling).
-        set_down_exploring: whether exploring also sets a wrongly held cube down (see the
-            module notes; greedy acting always does).
+        set_down_exploring: whether exploring sets a wrongly held cube down (module notes).
+        set_down_greedy: whether greedy acting does.
 
     Exploration is per sub-goal and count-based: with ``n`` labelled successes of goal g so
     far, the agent acts uniformly at random with probability ``max(explore_eps,
@@ -57,7 +59,7 @@ class SubgoalAgent:
     def __init__(self, plan: Sequence[str], goal_embeddings: Mapping[str, np.ndarray],
                  policy, explore_low: np.ndarray, explore_high: np.ndarray,
                  explore_eps: float = 0.1, rng: np.random.Generator | None = None,
-                 set_down_exploring: bool = True) -> None:
+                 set_down_exploring: bool = True, set_down_greedy: bool = True) -> None:
         if not plan:
             raise ValueError("the agent needs at least one sub-goal")
         missing = [g for g in plan if g not in goal_embeddings]
@@ -70,6 +72,7 @@ class SubgoalAgent:
         self.explore_eps = explore_eps
         self.rng = rng or np.random.default_rng()
         self.set_down_exploring = set_down_exploring
+        self.set_down_greedy = set_down_greedy
         self.success_counts: dict[str, int] = {}
         """Labelled successes per goal so far (set by the learner each round)."""
         self.index = 0
@@ -122,7 +125,7 @@ class SubgoalAgent:
         """The next (x, y) action for the current sub-goal (sampled when exploring)."""
         if explore and self.rng.random() < self.exploration(self.current):
             return self.rng.uniform(self.low, self.high).astype(np.float32)
-        if self.must_set_down and (self.set_down_exploring or not explore):
+        if self.must_set_down and (self.set_down_exploring if explore else self.set_down_greedy):
             return free_spot(state, self.low, self.high)
         goal = self.goal_embeddings[self.current]
         gen = None

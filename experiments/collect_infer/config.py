@@ -46,8 +46,12 @@ class TrainConfig:
     """Floor of the per-goal, count-based probability of a uniform random action."""
     set_down_exploring: bool = True
     """While exploring, set a cube held against the plan down on a free spot (False: the
-    policy acts with it in hand, as the paper's agent; greedy acting always sets it down).
+    policy acts with it in hand, as the paper's agent; greedy acting: ``set_down_greedy``).
     ``langstack reproduce reuse`` collects with False: see ``experiments.collect_infer.agent``."""
+    set_down_greedy: bool = True
+    """While acting greedily (the curve, confirmation and final evals, the video), set a cube
+    held against the plan down on a free spot. The reproductions that compare agents turn it off
+    (``experiments.paper.grid.GREEDY_SET_DOWN``): their other agents have no such rule."""
     eval_every: int = 2_000
     """Env steps between curve evaluations."""
     eval_at: tuple[int, ...] = ()

@@ -86,7 +86,8 @@ def train(cfg: TrainConfig, run: RunDir, resume: bool = False, progress: bool = 
     spec = ActorSpec(task_for(cfg.task, cfg.planner), tuple(plan), goal_embeddings, policy_config,
                      "none" if cfg.agent == "baseline" else cfg.detector, detector_path,
                      cfg.horizon, cfg.explore_eps, more_tasks=more_tasks(cfg),
-                     set_down_exploring=cfg.set_down_exploring)
+                     set_down_exploring=cfg.set_down_exploring,
+                     set_down_greedy=cfg.set_down_greedy)
     actors = ActorPool(spec, cfg.actors, ray_address)
     eval_range = {"curve": CURVE, "peers": PEERS}[cfg.eval_range]
     eval_seeds = eval_range.seeds(cfg.seed, cfg.eval_episodes)

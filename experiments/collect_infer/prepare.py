@@ -111,8 +111,10 @@ def check_safetensors(path: Path) -> None:
                          f"{8 + n + end}): {path}")
 
 
-def plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray], str | None]:
-    """Sub-goals from the planner and goal embeddings from the CLIP text encoder."""
+def plan_and_goals(cfg: TrainConfig, plan: list[str] | None = None
+                   ) -> tuple[list[str], dict[str, np.ndarray], str | None]:
+    """Sub-goals from the planner (or ``plan``, a run's stored one) and goal embeddings from
+    the CLIP text encoder."""
     from perception import load_detector
     from perception.captions import CAPTIONS
 
@@ -123,8 +125,9 @@ def plan_and_goals(cfg: TrainConfig) -> tuple[list[str], dict[str, np.ndarray], 
         rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
         goal = rng.normal(size=text.shape[1]).astype(np.float32)
         return [cfg.task], {cfg.task: goal / np.linalg.norm(goal)}, cfg.detector_path
-    plan = plan_tasks(cfg.planner, (cfg.task,))[0]
-    say_planner_choice()
+    if plan is None:
+        plan = plan_tasks(cfg.planner, (cfg.task,))[0]
+        say_planner_choice()
     # Goals are the captions' text embeddings centred over the vocabulary: what the captions
     # share ("the ... object") says nothing about which sub-goal is meant.
     goals = text - text.mean(axis=0, keepdims=True)

@@ -51,7 +51,8 @@ def record_video(spec: ActorSpec, policy, path: Path, seeds: list[int],
 
     env = make_env(spec.task, EnvConfig(horizon=spec.horizon, render=True, motion_frames=6))
     ws = env.config.workspace
-    agent = SubgoalAgent(spec.plan, spec.goal_embeddings, policy, ws.low, ws.high, 0.0)
+    agent = SubgoalAgent(spec.plan, spec.goal_embeddings, policy, ws.low, ws.high, 0.0,
+                         set_down_greedy=spec.set_down_greedy)
     if detector is None:
         detector = make_detector(spec.detector, spec.detector_path)
     frames = []

@@ -1,7 +1,9 @@
 """``langstack reproduce exploration``: the paper's Fig. 4 and Fig. 5.
 
 For each task (Grasp red, Stack red on blue, Triple Stack), each agent (framework, baseline)
-and each seed, one Collect & Infer run (:func:`experiments.collect_infer.loop.train`) under
+and each seed, one Collect & Infer run, every agent under one protocol (:mod:`.grid`): the
+task's env-step budget, the same grid of eval points (~10% apart) with the same fresh scenes
+per point, the same early stop, and no scripted set-down while evaluating (:func:`experiments.collect_infer.loop.train`) under
 ``<out>/runs/<task>__<agent>__<seed>/``. A run already finished there is read back, an
 interrupted one is resumed, so the command can be stopped and started again. Then:
 
@@ -19,41 +21,33 @@ from typing import Any, Callable
 
 import numpy as np
 
+from experiments.paper.grid import EVAL_EPISODES, GREEDY_SET_DOWN, default_grid, protocol_text
 from experiments.paper.tables import fmt_median, fmt_number, fmt_pooled, fmt_steps
 
 
 @dataclass(frozen=True)
 class ExplorationTask:
-    """One task of the experiment with its env-step budgets."""
+    """One task of the experiment with the env-step budget of every agent's runs."""
 
     instruction: str
     label: str
     budget: int
-    """Env steps the framework may spend (it stops early at the target success)."""
-    baseline_budget: int
-    """Env steps the env-reward baseline may spend."""
-    eval_every: int
-    baseline_eval_every: int | None = None
-    """The baseline's eval interval (default ``eval_every``)."""
+    """Env steps every agent may spend (a run stops early at the target success)."""
 
-    def schedule(self, agent: str) -> tuple[int, int]:
-        """(env-step budget, eval interval) of ``agent``'s runs."""
-        if agent == "framework":
-            return self.budget, self.eval_every
-        return self.baseline_budget, self.baseline_eval_every or self.eval_every
+    def grid(self, budget_scale: float = 1.0) -> tuple[int, ...]:
+        """The eval points of every agent's runs: :func:`experiments.paper.grid.default_grid`
+        of the (scaled) budget."""
+        return default_grid(self.scaled_budget(budget_scale))
+
+    def scaled_budget(self, budget_scale: float = 1.0) -> int:
+        """The budget times ``budget_scale`` (at least 1 env step)."""
+        return max(1, int(self.budget * budget_scale))
 
 
 EXPLORATION_TASKS: tuple[ExplorationTask, ...] = (
-    # The framework on Grasp is evaluated after every collection round (~130 env steps early
-    # on): on a coarser grid its steps to 50% would be overstated, which flatters the Triple
-    # Stack / Grasp ratio. The baseline, which runs its whole budget, keeps a coarser grid.
-    ExplorationTask("grasp the red object", "Grasp red", 3_000, 3_000, 100, 250),
-    ExplorationTask("stack the red object on top of the blue object", "Stack red on blue",
-                    20_000, 10_000, 1_000),
-    # Triple Stack crosses 50% within a few thousand env steps: a 2,000-step grid would put
-    # an error of up to 2,000 steps on a figure of that size (seen: 0.40 at 2,080, 1.00 at
-    # 4,129), so the framework is evaluated every 500.
-    ExplorationTask("stack all three objects", "Triple Stack", 50_000, 10_000, 500, 2_000),
+    ExplorationTask("grasp the red object", "Grasp red", 3_000),
+    ExplorationTask("stack the red object on top of the blue object", "Stack red on blue", 20_000),
+    ExplorationTask("stack all three objects", "Triple Stack", 50_000),
 )
 AGENTS: tuple[str, ...] = ("framework", "baseline")
 
@@ -68,8 +62,10 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
             say: Callable[[str], None], detector_path: str | None = None,
             final_eval_episodes: int = 100, reuse_from: tuple[str, ...] = (),
             variant: str | None = None, set_down_exploring: bool = True,
-            min_env_steps: int = 0) -> dict[str, Any]:
-    """One run (or its stored result): curve, final eval and steps to 50%.
+            min_env_steps: int = 0, eval_episodes: int = EVAL_EPISODES) -> dict[str, Any]:
+    """One run (or its stored result): curve, final eval and steps to 50%, evaluated on the
+    task's grid with ``eval_episodes`` fresh scenes per point (and as many to confirm an early
+    stop), the learned policy alone (:data:`experiments.paper.grid.GREEDY_SET_DOWN`).
 
     ``reuse_from``: earlier runs whose episodes are imported (lifelong data reuse);
     ``variant`` names the run directory in place of the agent (e.g. "reuse", "scratch");
@@ -82,10 +78,10 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
     from experiments.collect_infer.rundir import RunDir, task_slug
 
     run = RunDir(root / "runs" / f"{task_slug(task.instruction)}__{variant or agent}__{seed}")
-    budget, every = task.schedule(agent)
     cfg = TrainConfig(task=task.instruction, agent=agent, detector=detector, seed=seed,
-                      max_env_steps=max(1, int(budget * budget_scale)),
-                      eval_every=max(1, int(every * budget_scale)),
+                      max_env_steps=task.scaled_budget(budget_scale),
+                      eval_at=task.grid(budget_scale), eval_episodes=eval_episodes,
+                      confirm_episodes=eval_episodes, set_down_greedy=GREEDY_SET_DOWN,
                       target_success=target_success, video=False,
                       detector_path=detector_path,
                       final_eval_episodes=final_eval_episodes, reuse_from=reuse_from,
@@ -126,13 +122,15 @@ def run_exploration(seeds: int, out: Path, detector: str = "clip", target_succes
                     tasks: tuple[ExplorationTask, ...] = EXPLORATION_TASKS,
                     progress: bool = True, say: Callable[[str], None] = print,
                     detector_path: str | None = None, final_eval_episodes: int = 100,
-                    baseline_seeds: int | None = None) -> dict[str, Any]:
+                    baseline_seeds: int | None = None,
+                    eval_episodes: int = EVAL_EPISODES) -> dict[str, Any]:
     """Every run, then the figures and the table under ``out``; returns the summary.
-    ``baseline_seeds``: seeds 0..K-1 of the baseline (default ``seeds``)."""
+    ``baseline_seeds``: seeds 0..K-1 of the baseline (default ``seeds``); ``eval_episodes``:
+    fresh scenes per eval point of every agent."""
     out.mkdir(parents=True, exist_ok=True)
     n_seeds = {"framework": seeds, "baseline": baseline_seeds or seeds}
     runs = [run_one(t, a, s, out, detector, target_success, budget_scale, progress, say,
-                    detector_path, final_eval_episodes)
+                    detector_path, final_eval_episodes, eval_episodes=eval_episodes)
             for t in tasks for a in AGENTS for s in range(n_seeds[a])]
     sparse = sparseness(tasks, sparsity_samples, progress)
     rows = []
@@ -146,7 +144,8 @@ def run_exploration(seeds: int, out: Path, detector: str = "clip", target_succes
 
     first, last = rows[0]["framework"]["steps_to_50"], rows[-1]["framework"]["steps_to_50"]
     summary = {"tasks": rows, "detector": detector, "seeds": seeds,
-               "baseline_seeds": n_seeds["baseline"],
+               "baseline_seeds": n_seeds["baseline"], "protocol": protocol_text(),
+               "budgets": {t.instruction: t.scaled_budget(budget_scale) for t in tasks},
                "steps_ratio_last_to_first": ratio_of_medians(last, first),
                "sparseness_ratio_last_to_first": rows[-1]["sparseness"] / rows[0]["sparseness"]}
     plot_fig4(runs, tasks, out / "fig4.png")
@@ -291,5 +290,7 @@ def table_markdown(summary: dict[str, Any]) -> str:
     lines += ["", f"Detector: {summary['detector']}; {seeds}. Median steps to 50% of "
               f"{summary['tasks'][-1]['label']} over {summary['tasks'][0]['label']} "
               f"(framework): {shown}; their sparseness ratio: "
-              f"{summary['sparseness_ratio_last_to_first']:.3g}x.", ""]
+              f"{summary['sparseness_ratio_last_to_first']:.3g}x.", "",
+              f"Protocol: the same env-step budget per task for both agents; "
+              f"{summary['protocol']}.", ""]
     return "\n".join(lines)

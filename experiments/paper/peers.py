@@ -9,7 +9,8 @@ On each task, with the same horizon and the same env-step budget, side by side:
 - ``ppo``: Stable-Baselines3 PPO on the env reward;
 - ``random``: uniform actions in the action space.
 
-One evaluation procedure for every agent (:mod:`.peers_runs`): greedy success on the same
+One evaluation procedure for every agent (:mod:`.peers_runs`, :mod:`.grid`): the learned
+policy's greedy success (the framework's scripted set-down is off, as the peers have none) on the same
 ``eval_episodes`` fresh scenes (``sim.seeds.PEERS``, block = run seed) at the same grid of env
 steps, the same horizon; an agent stops once a grid point reaches :data:`TARGET_SUCCESS` and
 as many other fresh scenes (``sim.seeds.CONFIRM``) agree. Every run trains on the scenes of
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from experiments.collect_infer.config import TrainConfig
-from experiments.paper.grid import parse_grid
+from experiments.paper.grid import EVAL_EPISODES, TARGET_SUCCESS, parse_grid
 
 AGENTS: tuple[str, ...] = ("framework-clip", "framework-oracle", "tqc-her", "ppo", "random")
 AGENT_LABELS = {"framework-clip": "framework (CLIP detector)",
@@ -39,12 +40,9 @@ SB3_AGENTS = ("tqc-her", "ppo")
 PEER_AGENTS = ("tqc-her", "ppo", "random")
 """The agents the framework is compared against (the oracle framework is not a peer)."""
 
-TARGET_SUCCESS = 0.95
-"""A run stops early once a grid point reaches this and a confirmation on as many other
-fresh scenes agrees (the framework's own early stop, applied to every agent)."""
 HORIZON = TrainConfig.horizon
 """Steps per episode for every agent (the framework's default)."""
-DEFAULT_EVAL_EPISODES = 50
+DEFAULT_EVAL_EPISODES = EVAL_EPISODES
 DEFAULT_BUDGET = 20_000
 """Env steps per run of a task without its own default below."""
 

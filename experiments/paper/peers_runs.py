@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from experiments.paper.peers import FRAMEWORK_AGENTS, SB3_AGENTS, TARGET_SUCCESS, Job
+from experiments.paper.grid import GREEDY_SET_DOWN, TARGET_SUCCESS
+from experiments.paper.peers import FRAMEWORK_AGENTS, SB3_AGENTS, Job
 
 Policy = Callable[[Any], Any]
 
@@ -201,6 +202,7 @@ def run_framework(job: Job, progress: bool) -> list[dict[str, Any]]:
     """Collect & Infer (``framework-clip`` / ``framework-oracle``) evaluated at the grid on
     the peers' scenes; returns its curve as eval records."""
     from experiments.collect_infer.config import TrainConfig
+    from experiments.collect_infer.identity import check_reusable
     from experiments.collect_infer.loop import train
     from experiments.collect_infer.rundir import RunDir
 
@@ -212,9 +214,11 @@ def run_framework(job: Job, progress: bool) -> list[dict[str, Any]]:
                       eval_at=job.grid, eval_range="peers", eval_episodes=job.eval_episodes,
                       confirm_episodes=job.eval_episodes,
                       final_eval_episodes=job.eval_episodes, target_success=TARGET_SUCCESS,
-                      video=False, detector_path=job.detector_path)
+                      set_down_greedy=GREEDY_SET_DOWN, video=False,
+                      detector_path=job.detector_path)
     if run.config_path.exists():
         prepare_run_dir(job)  # refuses a stored run made otherwise
+        check_reusable(run.read_config(), cfg, str(run.root))
         resume = True
     else:
         (run.root / "peer.json").unlink(missing_ok=True)  # a run that never got to start

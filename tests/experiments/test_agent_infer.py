@@ -82,6 +82,14 @@ def test_exploring_without_set_down_lets_the_policy_act_with_the_wrong_cube() ->
         acted[set_down_exploring] = agent.act(state, explore=True)
     np.testing.assert_allclose(acted[True], spot)
     assert np.abs(acted[False] - spot).max() > 1e-3  # the policy's own (sampled) action
+    agent = _agent()  # a comparison's evaluation: the learned policy alone, greedy too
+    agent.policy, agent.set_down_greedy = policy, False
+    agent.update({G_RED})
+    assert agent.must_set_down
+    greedy = agent.act(state, explore=False)
+    want = policy.act(state[None], agent.goal_embeddings[G_GREEN][None], greedy=True)
+    np.testing.assert_allclose(greedy, np.asarray(want).reshape(2))
+    assert np.abs(greedy - spot).max() > 1e-3
 
 
 def test_free_spot_is_the_grid_point_farthest_from_every_cube() -> None:

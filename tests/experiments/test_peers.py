@@ -150,7 +150,7 @@ def test_an_interrupted_tqc_her_run_resumes_after_its_last_saved_point(tmp_path)
 
 
 def test_grids_and_settings_are_checked() -> None:
-    assert default_grid(1000) == (0, 100, 125, 150, 200, 250, 300, 400, 500, 600, 800, 1000)
+    assert default_grid(300) == (0, 100, 110, 121, 134, 147, 162, 178, 195, 215, 236, 260, 286, 300)
     assert parse_grid("400", 1000) == (0, 400, 800, 1000)
     assert parse_grid("0,50,70", 100) == (0, 50, 70, 100)
     for bad in ("x", "0", "-5", "10,200", "", "1,"):

@@ -23,11 +23,11 @@ def test_mean_curve_carries_an_early_stopped_run_forward() -> None:
 
 
 def test_tiny_exploration_run_writes_figures_and_is_reused(tmp_path, tiny_detector) -> None:
-    grasp = (ExplorationTask("grasp the red object", "Grasp red", 60, 40, 60),)
+    grasp = (ExplorationTask("grasp the red object", "Grasp red", 60),)
     # 30 samples: a random pick grasps red rarely enough that 10 may see none (no estimate)
     kwargs = dict(seeds=1, out=tmp_path, detector="oracle", sparsity_samples=30, tasks=grasp,
                   progress=False, say=lambda m: None, detector_path=str(tiny_detector),
-                  final_eval_episodes=5)
+                  final_eval_episodes=5, eval_episodes=5)
     summary = run_exploration(**kwargs)
     for name in ("fig4.png", "fig5.png", "exploration.md", "exploration.json"):
         assert (tmp_path / name).stat().st_size > 0

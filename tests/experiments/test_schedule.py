@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+import pytest
 from dataclasses import replace
 
 from experiments.collect_infer.actors import ActorPool
@@ -67,3 +69,18 @@ def test_a_multi_skill_run_executes_a_new_instruction(tmp_path, tiny_detector) -
     assert [r["trained_as_task"] for r in summary["instructions"]] == [False, True]
     for name in ("scheduling.md", "scheduling.json", "scheduling.png"):
         assert (tmp_path / "sched" / name).stat().st_size > 0
+    # eval of its own task pursues the plan the run learned (config.json), not a new one, and
+    # reports the planner that made it
+    from experiments.collect_infer.config import ConfigError
+    from experiments.collect_infer.evaluate import evaluate_run
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["identity"]["planner"] == "grammar"
+    config["plan"] = config["plan"][:1]
+    (run / "config.json").write_text(json.dumps(config))
+    result = evaluate_run(run, None, 1, 0, progress=False)
+    assert result["plan"] == config["plan"] and result["planner"] == "grammar"
+    config["plan"] = ["juggle the red object"]
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="plan"):
+        evaluate_run(run, None, 1, 0, progress=False)
