@@ -176,7 +176,10 @@ def _data(config: dict[str, Any]) -> list[str]:
         lines.append(f"A pair is {config['pair_definition']}: the captions are read off the "
                      "simulator's ground-truth predicates (`perception.dataset`).")
         lines.append("")
-    for role, what in (("train", "Training"), ("val", "Validation (gamma calibration)")):
+    roles = [("train", "Training"), ("val", "Validation (gamma calibration)")]
+    if config.get("video_calibration"):
+        roles.append(("video", "Validation of the video reader (video_gamma calibration)"))
+    for role, what in roles:
         gen = _split_config(config, role)
         pairs = config.get(f"{role}_pairs")
         if gen is None:
@@ -210,6 +213,11 @@ def _recipe(config: dict[str, Any]) -> list[str]:
         lines.append(f"- Calibration: gamma = {cal['gamma']:.4f}, the smallest threshold whose "
                      f"validation precision is >= {cal['target_precision']} (precision first: a "
                      "false detection is a wrong reward, a miss only costs episodes)")
+    video = config.get("video_calibration")
+    if video:
+        lines.append(f"- Video reader (`langstack imitate`): video_gamma = {video['gamma']:.4f}, "
+                     f"calibrated alike on `{video.get('split')}` frames (other arms), "
+                     f"precision {video['precision']:.3f}, recall {video['recall']:.3f}")
     if "logit_scale" in config:
         lines.append(f"- Learned logit scale {config['logit_scale']:.3f}, bias "
                      f"{config['logit_bias']:.3f} (training only; detection uses gamma)")

@@ -137,6 +137,13 @@ class Detector:
         self._text_cache: dict[str, np.ndarray] = {}
         self.embed_dim = embedding_dim(self.model, spec.image_size)
 
+    @property
+    def video_gamma(self) -> float:
+        """The threshold for frames of other arms and cameras (the video reader's): calibrated
+        on painted-arm validation frames when the build did so, else ``gamma``."""
+        cal = self.meta.get("video_calibration")
+        return float(cal["gamma"]) if isinstance(cal, dict) and "gamma" in cal else self.gamma
+
     # ------------------------------------------------------------------ embeddings
     def image_embeddings(self, frames: np.ndarray) -> np.ndarray:
         """``(N, n_cams, E)`` float32 L2-normalised embeddings of every camera view."""

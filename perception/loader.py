@@ -10,13 +10,15 @@ small CLIP config trained from scratch on simulator frames. Either is built once
 progress bars) and cached under ``platformdirs.user_cache_dir("langstack")/detector/``;
 later runs load it. Which detector is in use is said once per process, on stderr.
 
-The default recipe trains and calibrates on frames where the Panda is painted in random
-colours (``perception.dataset``'s arm-colors splits): the detector must judge cubes, stacks and
-grasps, not the arm's paint, which makes it more precise on the Panda itself (fewer
-mid-motion false "grasping" reads) and lets it read videos of other robots
-(``langstack imitate``). One pair of training episodes in four keeps the Panda as rendered,
-the agent's own view (build v5). ``recipe="plain"`` is the same build on frames of the Panda
-as rendered only (the v3 default), kept for comparison.
+The default recipe trains on frames where the Panda is painted in random colours
+(``perception.dataset``'s arm-colors split): the detector must judge cubes, stacks and grasps,
+not the arm's paint, which makes it more precise on the Panda itself (fewer mid-motion false
+"grasping" reads) and lets it read videos of other robots (``langstack imitate``). One pair of
+training episodes in four keeps the Panda as rendered, the agent's own view. Each threshold is
+calibrated on frames of the view it judges (build v6): ``gamma``, the agent's, on validation
+frames of the Panda as rendered; ``video_gamma``, the video reader's, on validation frames of
+painted arms (v5 calibrated both on the painted ones). ``recipe="plain"`` trains on frames of
+the Panda as rendered only (the v3 default), kept for comparison.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from typing import Any, Callable
 
 from perception.factory import EMBEDDED_MODEL, ENV_PRETRAINED
 
-BUILD_VERSION = 5
+BUILD_VERSION = 6
 """Bump when the default recipe changes: old cached detectors are then rebuilt."""
 CALIBRATION_TARGET = 0.985
 """Validation precision gamma is calibrated for. Test precision runs about 0.5 points under
@@ -90,8 +92,12 @@ class BuildConfig:
     val_pairs: int = 800
     train_split: str = "arm-colors"
     """Frames to train on (a ``perception.dataset`` split)."""
-    val_split: str = "arm-colors-val"
-    """Frames to calibrate gamma on."""
+    val_split: str = "val"
+    """Frames to calibrate gamma on: the view the agent's detector judges (the Panda as
+    rendered by the env's cameras)."""
+    video_val_split: str | None = "arm-colors-val"
+    """Frames to calibrate ``video_gamma`` on, the threshold of the video reader, which judges
+    other arms (None: it uses gamma)."""
     plain_arm_every: int = 4
     """In the arm-colors training split, every ``plain_arm_every``-th pair of episodes shows
     the Panda as rendered (the agent's own view; 1 in 4 measured better than 0 on every
@@ -133,6 +139,10 @@ def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
     gen_seconds = time.perf_counter() - t0
     det = train_detector(model, spec, splits["train"], splits["val"], cfg.train,
                          progress=progress, device=device)
+    if cfg.video_val_split:  # the video reader's threshold, on frames of the arms it judges
+        video_val = load_split(ensure_split(data_root(), split_config(cfg, "video"),
+                                            workers=cfg.workers, progress=progress))
+        det.meta["video_calibration"] = calibrate_video_gamma(det, video_val, cfg.train)
     validation = measure_validation(det, splits["val"], cfg.val_split)  # counts for the card
     steal = steal_fraction(ticks0, read_ticks())
     build = {"build_version": BUILD_VERSION, "recipe": _recipe(cfg),
@@ -149,11 +159,25 @@ def build_detector(out_dir: str | os.PathLike, cfg: BuildConfig | None = None,
     return det
 
 
+def calibrate_video_gamma(det: Any, frames: Any, train_cfg: Any) -> dict[str, Any]:
+    """The video reader's threshold: gamma calibrated on ``frames`` (a FrameSet of other arms)
+    for the same precision target, with the split's name."""
+    from perception.captions import CAPTIONS
+    from perception.detector import calibrate_gamma
+
+    scores = det.scores(frames.frames, CAPTIONS)
+    return {**calibrate_gamma(scores, frames.labels, train_cfg.target_precision),
+            "split": frames.config.get("split"), "pairs": len(frames)}
+
+
 def split_config(cfg: BuildConfig, role: str, n_frames: int | None = None) -> Any:
-    """The ``perception.dataset.GenConfig`` of the recipe's ``role`` ("train" or "val") split."""
+    """The ``perception.dataset.GenConfig`` of the recipe's ``role`` split ("train", "val" or
+    "video": the frames ``video_gamma`` is calibrated on, as many as "val")."""
     from perception.dataset import GenConfig
 
-    split = cfg.train_split if role == "train" else cfg.val_split
+    split = {"train": cfg.train_split, "val": cfg.val_split, "video": cfg.video_val_split}[role]
+    if split is None:
+        raise ValueError(f"the recipe has no {role} split")
     n = n_frames or (cfg.train_pairs if role == "train" else cfg.val_pairs)
     plain = cfg.plain_arm_every if role == "train" and split.startswith("arm-colors") else 0
     return GenConfig(split=split, n_frames=n, seed=cfg.data_seed, plain_arm_every=plain)

@@ -95,9 +95,10 @@ def read_plan(video: str | Path | VideoFrames, detector: Any, cfg: WatchConfig |
                                                                      progress=progress)
     views = to_views(frames.frames, cfg.views)  # (N, V, S, S, 3)
     scores = frame_scores(detector, views, progress=progress)  # (N, K)
-    decoded = decode(scores, detector.gamma, CAPTIONS, cfg.decode)
+    decoded = decode(scores, detector.video_gamma, CAPTIONS, cfg.decode)
     return _video_plan(decoded, cfg.decode, frames_scored=len(views), frames_total=frames.total,
-                       views=views.shape[1], gamma=detector.gamma, best_score=float(scores.max()))
+                       views=views.shape[1], gamma=detector.video_gamma,
+                       best_score=float(scores.max()))
 
 
 TRUTH_GAMMA = 0.5

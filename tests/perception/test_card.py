@@ -97,6 +97,17 @@ def test_build_writes_a_card_with_the_recipe_and_the_measured_rates(built):
     for setting in ("epochs=2", "batch_size=8", "lr=0.001", "seed=3", "warmup_steps=2"):
         assert setting in text
     assert f"gamma = {saved['gamma']:.4f}" in text and f">= {cal['target_precision']}" in text
+    # each threshold is calibrated on frames of the view it judges: the agent's Panda as
+    # rendered (gamma), other arms for the video reader (video_gamma)
+    assert cfg.val_split == "val" and cfg.video_val_split == "arm-colors-val"
+    video = saved["video_calibration"]
+    assert video["split"] == cfg.video_val_split and video["pairs"] == cfg.val_pairs
+    assert video["target_precision"] == cal["target_precision"]
+    assert f"video_gamma = {video['gamma']:.4f}" in text
+    assert f"pairs of split `{cfg.video_val_split}`" in text
+    from perception.detector import Detector
+
+    assert Detector.load(out).video_gamma == pytest.approx(video["gamma"])
     digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
     assert f"sha256 `{digest}`" in text and "in-sample" in text
 
