@@ -210,13 +210,16 @@ def _recipe(config: dict[str, Any]) -> list[str]:
         lines.append("- Training settings: not recorded")
     cal = config.get("calibration")
     if cal:
-        lines.append(f"- Calibration: gamma = {cal['gamma']:.4f}, the smallest threshold whose "
-                     f"validation precision is >= {cal['target_precision']} (precision first: a "
+        bound = ("the 95% lower confidence bound of its validation precision"
+                 if cal.get("rule") == "Wilson 95% lower bound" else "its validation precision")
+        lines.append(f"- Calibration: gamma = {cal['gamma']:.4f}, the smallest threshold for which "
+                     f"{bound} is >= {cal['target_precision']} (precision first: a "
                      "false detection is a wrong reward, a miss only costs episodes)")
     video = config.get("video_calibration")
     if video:
         lines.append(f"- Video reader (`langstack imitate`): video_gamma = {video['gamma']:.4f}, "
-                     f"calibrated alike on `{video.get('split')}` frames (other arms), "
+                     f"the smallest threshold whose precision on `{video.get('split')}` frames "
+                     f"(other arms) is >= {video['target_precision']}, the decoder's centre: "
                      f"precision {video['precision']:.3f}, recall {video['recall']:.3f}")
     if "logit_scale" in config:
         lines.append(f"- Learned logit scale {config['logit_scale']:.3f}, bias "

@@ -82,13 +82,16 @@ def resize(x: Any, image_size: int) -> Any:
                          align_corners=False, antialias=True)
 
 
-def calibrate_gamma(scores: np.ndarray, labels: np.ndarray,
-                    target_precision: float = 0.99) -> dict[str, float]:
-    """The smallest threshold whose precision on (scores, labels) is >= ``target_precision``.
+def calibrate_gamma(scores: np.ndarray, labels: np.ndarray, target_precision: float = 0.99,
+                    bound: bool = False) -> dict[str, float]:
+    """The smallest threshold whose precision on (scores, labels) is >= ``target_precision``
+    (``bound``: whose precision's Wilson 95% lower bound is: the smallest threshold that just
+    reaches the target on validation frames is chosen for its luck there, and fresh frames
+    then fall short of the target).
 
     ``scores`` and ``labels`` are ``(N, K)`` (all captions pooled: one gamma for every
-    caption). If no threshold reaches the target, the threshold of highest precision is
-    returned (ties: the larger). Returns gamma and the precision/recall it gives.
+    caption). If no threshold reaches the target, the threshold of highest precision (or
+    bound) is returned (ties: the larger). Returns gamma and the precision/recall it gives.
     """
     s, y = scores.ravel().astype(np.float64), labels.ravel().astype(bool)
     order = np.argsort(-s, kind="stable")
@@ -98,15 +101,24 @@ def calibrate_gamma(scores: np.ndarray, labels: np.ndarray,
     # thresholds at distinct score values: predicting the top-k where s[k-1] > s[k]
     last = np.r_[s[1:] != s[:-1], True]
     prec = tp / n_pred
-    ok = np.flatnonzero(last & (prec >= target_precision))
+    judged = _wilson_lower(tp, n_pred) if bound else prec
+    ok = np.flatnonzero(last & (judged >= target_precision))
     if len(ok):
         k = ok[-1]
     else:
         cand = np.flatnonzero(last)
-        k = cand[np.argmax(prec[cand])]  # first maximum = the larger threshold
+        k = cand[np.argmax(judged[cand])]  # first maximum = the larger threshold
     n_pos = max(int(y.sum()), 1)
     return {"gamma": float(s[k]), "precision": float(prec[k]), "recall": float(tp[k] / n_pos),
-            "target_precision": target_precision}
+            "target_precision": target_precision,
+            "rule": "Wilson 95% lower bound" if bound else "point"}
+
+
+def _wilson_lower(successes: np.ndarray, trials: np.ndarray) -> np.ndarray:
+    """Wilson 95% lower bounds, elementwise."""
+    from perception.stats import wilson
+
+    return np.array([wilson(int(k), int(n))[0] for k, n in zip(successes, trials)])
 
 
 def embedding_dim(model: Any, image_size: int) -> int:

@@ -171,3 +171,22 @@ def test_calibrate_gamma_is_the_smallest_threshold_reaching_the_precision():
     # unreachable target: the threshold of best precision (the larger one on ties)
     cal = calibrate_gamma(np.array([[0.9, 0.8]]), np.array([[0, 1]], bool), 0.99)
     assert cal["gamma"] == pytest.approx(0.8) and cal["precision"] == 0.5
+
+
+def test_calibrating_on_the_precisions_lower_bound_asks_for_more_evidence():
+    """With ``bound``, a threshold counts only if the Wilson 95% lower bound of its precision
+    reaches the target: one lucky stretch of positives on few frames is not enough."""
+    from perception.stats import wilson
+
+    rng = np.random.default_rng(0)
+    labels = rng.random((400, 9)) < 0.3
+    scores = labels * 0.3 + rng.normal(0, 0.1, labels.shape)  # overlapping classes
+    point = calibrate_gamma(scores, labels, 0.97)
+    bounded = calibrate_gamma(scores, labels, 0.97, bound=True)
+    assert bounded["gamma"] > point["gamma"] and bounded["recall"] < point["recall"]
+    assert point["rule"] == "point" and bounded["rule"] == "Wilson 95% lower bound"
+    hits = scores >= bounded["gamma"]
+    tp, n = int((hits & labels).sum()), int(hits.sum())
+    assert wilson(tp, n)[0] >= 0.97 and tp / n == pytest.approx(bounded["precision"])
+    lower = scores >= np.sort(scores[scores < bounded["gamma"]])[-1]  # the next threshold down
+    assert wilson(int((lower & labels).sum()), int(lower.sum()))[0] < 0.97
