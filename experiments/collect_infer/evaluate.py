@@ -70,15 +70,15 @@ def load_run_policy(run_dir: Path, task: str | None) -> tuple[ActorSpec, Any, Tr
 
 def stored_plan(run: RunDir) -> list[str] | None:
     """The plan a framework run learned (its config.json "plan"; None for the baseline, whose
-    one goal is its task, or a run that stored none). ConfigError if it is not a list of
-    vocabulary captions."""
+    one goal is its task, or a run that stored none or an empty one). ConfigError if it is not
+    a list of vocabulary captions."""
     from perception.captions import CAPTIONS
 
     config = run.read_config()
-    if config["train"].get("agent") == "baseline" or "plan" not in config:
+    plan = config.get("plan")
+    if config["train"].get("agent") == "baseline" or plan in (None, []):
         return None
-    plan = config["plan"]
-    if not isinstance(plan, list) or not plan or any(c not in CAPTIONS for c in plan):
+    if not isinstance(plan, list) or any(c not in CAPTIONS for c in plan):
         raise ConfigError(f"{run.config_path}: its \"plan\" is not a list of sub-goal captions "
                           f"({str(plan):.80})")
     return plan
