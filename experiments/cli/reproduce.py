@@ -11,7 +11,7 @@ from experiments.cli.util import (
 
 TASK_KEYS = {"grasp": 0, "stack": 1, "triple": 2}
 OTHER_EXPERIMENTS: tuple[str, ...] = ("reproduce_reuse", "reproduce_scheduling", "reproduce_video",
-                                       "reproduce_peers")
+                                       "reproduce_peers", "reproduce_all")
 """Modules under experiments/cli, each with ``register_experiment(rsub)``."""
 EXPLORATION_OUTPUTS = frozenset({"runs", "fig4.png", "fig5.png", "exploration.md",
                                  "exploration.json"})

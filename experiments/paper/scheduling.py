@@ -25,12 +25,12 @@ def run_scheduling(run_dir: Path, instructions: tuple[str, ...], episodes: int, 
                    seed: int = 12345, progress: bool = True,
                    say: Callable[[str], None] = print) -> dict[str, Any]:
     """Success rate of ``run_dir``'s policy on each instruction; writes scheduling.md/.json/.png."""
-    from experiments.collect_infer.evaluate import evaluate_run
+    from experiments.collect_infer.evaluate import evaluate_run, planner_that_ran
     from sim.seeds import RUN
 
     out.mkdir(parents=True, exist_ok=True)
     trained = _trained_tasks(run_dir)
-    planner = json.loads((run_dir / "config.json").read_text())["train"].get("planner", "auto")
+    planner = planner_that_ran(run_dir)  # the planner that made the run's plans
     rows = []
     for instruction in instructions:
         r = evaluate_run(run_dir, instruction, episodes, seed, progress=progress, seed_range=RUN)

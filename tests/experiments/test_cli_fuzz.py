@@ -366,6 +366,8 @@ ROLES: dict[tuple[str, str], str] = {
     ("reproduce peers", "tasks"): "instructions", ("reproduce peers", "grid"): "grid",
     ("reproduce peers", "out"): "reproduce_out",
     ("reproduce peers", "detector_path"): "detector_dir",
+    ("reproduce all", "out"): "reproduce_out", ("reproduce all", "steps"): "all_steps",
+    ("reproduce all", "publish"): "publish_dir",
 }
 """What each path or text option is, which decides its bad and its valid values."""
 
@@ -448,6 +450,8 @@ def bad_values(opt: Option, w: World) -> list[list[str]]:
             "clip_weights": [["ViT-B-32"], ["NoSuchModel:openai"], ["ViT-B-32:no-such-tag"],
                              ["hf-hub:a/b/c"], ["hf-hub:"], [""], [":"]],
             "grid": [["abc"], ["-5"], ["0"], ["1,2,x"], [""], ["10000000000"], ["1,,2"]],
+            "all_steps": [["bogus"], [""], [","], ["sparsity,bogus"]],
+            "publish_dir": one("file", "under_file"),
         }.get(kind, [])
     extra = RANGE_BAD.get((opt.command, opt.dest), ())
     return values + texts(extra)
@@ -531,7 +535,7 @@ def filler(opt: Option, w: World, resume: bool) -> list[str] | None:
         "imitating_run": [w["run"]], "reproduce_out": ["out"], "exploration_tasks": ["grasp"],
         "video_detector": ["default"], "export_run": [w["run"]], "minari_out": ["minari"],
         "minari_in": [w["minari"]], "import_store": ["new-store"], "video_in": [w["gif"]],
-        "actor_counts": ["1"],
+        "actor_counts": ["1"], "all_steps": ["sparsity"], "publish_dir": ["docs-out"],
     }.get(kind)
 
 
