@@ -5,7 +5,11 @@ frames included, with the ground-truth predicates of each frame (for evaluation 
 imitator must read the frames, never these). With ``shift=True`` the demonstration is under
 visual domain shift: moved cameras, other light, cube size and shade, another table colour
 (``VisualConfig.shifted``, the perception's evaluation-only shift) and another arm, the KUKA
-iiwa, in place of the Panda (see :mod:`sim.external_arm`).
+iiwa, in place of the Panda (see :mod:`sim.external_arm`). With a ``style`` (a
+:class:`sim.styles.Style`) it is one camera's video as someone else would record it: the
+style's arm, camera, light, table and cubes, its frame size and post-processing, and idle
+frames before the first move (:func:`foreign_demo_config` draws one whose camera sees every
+cube).
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import numpy as np
 from sim.cameras import VisualConfig
 from sim.env import EnvConfig, make_env
 from sim.expert import expert_action
-from sim.seeds import DEMO_LOOK, DEMO_SCENE
+from sim.seeds import DEMO_LOOK, DEMO_SCENE, FOREIGN_DEMOS
+from sim.styles import Families, Style, sample_style
 from sim.tasks import Task
 
 
@@ -37,10 +42,19 @@ class DemoConfig:
     """Times the final frame is repeated (a video lingers on the result)."""
     image_size: int = 128
     max_steps: int = 10
+    style: Style | None = None
+    """A foreign look (overrides ``shift`` and ``image_size``): frames as the style's camera
+    records them (``Style.frames``)."""
+    scene_seed: int | None = None
+    """The scene's reset seed (None: ``sim.seeds.DEMO_SCENE`` block ``seed``)."""
+    lead_frames: int = 0
+    """Times the first frame is repeated before the first move (idle seconds at the start)."""
 
     def __post_init__(self) -> None:
-        if self.motion_frames < 0 or self.hold_frames < 1 or self.max_steps < 1:
-            raise ValueError("motion_frames must be >= 0, hold_frames and max_steps >= 1")
+        if self.motion_frames < 0 or self.hold_frames < 1 or self.max_steps < 1 \
+                or self.lead_frames < 0:
+            raise ValueError("motion_frames and lead_frames must be >= 0, hold_frames and "
+                             "max_steps >= 1")
         if self.image_size < 16:
             raise ValueError(f"image_size must be >= 16, got {self.image_size}")
 
@@ -61,6 +75,8 @@ class Demo:
 
 def demo_visual(cfg: DemoConfig) -> VisualConfig:
     """The visual configuration of a demonstration."""
+    if cfg.style is not None:
+        return cfg.style.at_frame_size()
     if not cfg.shift:
         return VisualConfig(image_size=cfg.image_size)
     shifted = VisualConfig.shifted(DEMO_LOOK.seed(cfg.seed, 0)).with_robot(cfg.robot)
@@ -74,7 +90,8 @@ def render_demo(task: Task | str, cfg: DemoConfig | None = None) -> Demo:
     env = make_env(task, EnvConfig(horizon=cfg.max_steps, motion_frames=cfg.motion_frames,
                                    visual=visual))
     try:
-        obs, info = env.reset(seed=DEMO_SCENE.seed(cfg.seed, 0))
+        scene = DEMO_SCENE.seed(cfg.seed, 0) if cfg.scene_seed is None else cfg.scene_seed
+        obs, info = env.reset(seed=scene)
         frames, preds = [obs["rgb"]], [info["predicates"]]
         success, steps = bool(info["is_success"]), 0
         while not success and steps < cfg.max_steps:
@@ -89,6 +106,31 @@ def render_demo(task: Task | str, cfg: DemoConfig | None = None) -> Demo:
                 break
     finally:
         env.close()
-    frames += [frames[-1]] * (cfg.hold_frames - 1)
-    preds += [preds[-1]] * (cfg.hold_frames - 1)
-    return Demo(np.stack(frames), preds, success, steps, visual)  # (T, n_cams, H, W, 3)
+    frames = [frames[0]] * cfg.lead_frames + frames + [frames[-1]] * (cfg.hold_frames - 1)
+    preds = [preds[0]] * cfg.lead_frames + preds + [preds[-1]] * (cfg.hold_frames - 1)
+    images = np.stack(frames)  # (T, n_cams, H, W, 3)
+    if cfg.style is not None:  # as the style's camera records them: crop, size, blur, noise
+        images = cfg.style.frames(images, np.random.default_rng(cfg.style.seed))
+    return Demo(images, preds, success, steps, visual)
+
+
+def foreign_demo_config(split: str, families: Families, index: int, tries: int = 50,
+                        margin: float = 0.05, **kwargs) -> DemoConfig:
+    """The ``index``-th foreign demo of ``split`` (``sim.seeds.FOREIGN_DEMOS``): a style of
+    ``families`` whose camera sees every cube of the scene at the start (the scene and the
+    style are drawn from one seed; seeds whose view misses a cube are skipped, at most
+    ``tries``). ``kwargs``: further :class:`DemoConfig` settings."""
+    from sim.objects import COLORS
+
+    for attempt in range(tries):
+        seed = FOREIGN_DEMOS[split].seed(index, attempt)
+        style = sample_style(seed, families)
+        env = make_env("stack all three objects", EnvConfig(render=False))
+        try:
+            env.reset(seed=seed)
+            cubes = np.stack([env.unwrapped.world.positions()[c] for c in COLORS])
+        finally:
+            env.close()
+        if style.in_view(cubes, margin=margin).all():
+            return DemoConfig(style=style, scene_seed=seed, seed=index, **kwargs)
+    raise ValueError(f"foreign demo {split} #{index}: no style in {tries} seeds sees every cube")

@@ -93,6 +93,14 @@ STYLED: dict[str, SeedRange] = {
 """Episode seeds (scene and look) of each styled split: no scene or look is shared between
 splits (``experiments.imitation.styled_frames``)."""
 
+FOREIGN_DEMOS: dict[str, SeedRange] = {
+    split: SeedRange(f"foreign demo {split}", 12 * _T + i * 10 ** 8, 50, keys=10_000)
+    for i, split in enumerate(STYLED_SPLITS)
+}
+"""Foreign demo videos (``langstack reproduce video --foreign``) of each style split: video
+``k`` of a split draws its scene and style from block ``k`` (the first seed whose camera sees
+every cube), never a seed of the styled frames a reader trains on."""
+
 ALL: tuple[SeedRange, ...] = (*PERCEPTION.values(), DEMO_LOOK, DEMO_SCENE, IMITATE, TRAIN,
                               CURVE, CONFIRM, FINAL, EVAL, RUN, SPARSITY, PEERS, BENCH,
-                              PEER_TUNING, *STYLED.values())
+                              PEER_TUNING, *STYLED.values(), *FOREIGN_DEMOS.values())

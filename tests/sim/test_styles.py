@@ -247,3 +247,30 @@ def test_cube_visibility_sees_hidden_and_occluded_cubes() -> None:
     env.step(expert_action(env))
     assert env.unwrapped.world.cube_visibility(0).min() < 0.1  # behind the arm, seen from behind
     env.close()
+
+
+def test_a_foreign_demo_is_one_camera_in_its_style_with_idle_ends() -> None:
+    """``foreign_demo_config`` draws a look of the split's families whose camera sees every
+    cube; the demo's frames come at the style's frame size, idle at both ends, and the expert
+    still succeeds (the look changes nothing of the world)."""
+    from sim.demo import foreign_demo_config, render_demo
+    from sim.seeds import FOREIGN_DEMOS
+
+    cfg = foreign_demo_config("held-out", HELD_OUT, 3, lead_frames=4, hold_frames=5)
+    style = cfg.style
+    assert style.arm in HELD_OUT.arms and style.surface in HELD_OUT.surfaces
+    assert style.sectors[0] in HELD_OUT.sectors and style.held_out()
+    assert cfg.scene_seed == style.seed and style.seed // 50 == FOREIGN_DEMOS["held-out"].seed(3, 0) // 50
+    demo = render_demo(TASK, cfg)
+    assert demo.success
+    t, cams, h, w, _ = demo.frames.shape
+    assert cams == 1 and (h, w) == style.frame_hw
+    assert 240 <= h <= 400 and w != 2 * h  # not the agent's two 128 px views side by side
+    assert all(p == demo.predicates[0] for p in demo.predicates[:5])  # idle start
+    assert all(p == demo.predicates[-1] for p in demo.predicates[-5:])
+    assert np.abs(demo.frames[0].astype(int) - demo.frames[-1].astype(int)).mean() > 1.0
+    again = render_demo(TASK, foreign_demo_config("held-out", HELD_OUT, 3, lead_frames=4,
+                                                  hold_frames=5))
+    np.testing.assert_array_equal(again.frames, demo.frames)  # determined by split and index
+    train = foreign_demo_config("train", TRAIN, 3)
+    assert not train.style.held_out() and train.scene_seed != cfg.scene_seed
