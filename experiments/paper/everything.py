@@ -11,7 +11,8 @@ the Collect & Infer runs resume themselves, the other steps are redone):
 - ``scheduling``: per seed, one multi-skill run learns the six two-cube stacks, then executes
   the three-cube instructions it never saw as tasks (:mod:`.scheduling`);
 - ``video``: one-shot imitation from shifted demo videos (:mod:`.video`), executed by the
-  exploration's Triple Stack framework run of seed 0.
+  exploration's Triple Stack framework run of seed 0, and plan accuracy on foreign-style
+  videos per style family (``--foreign``).
 
 Then ``<out>/results.md`` (:mod:`.results_page`): each figure's table from its JSON, its plot,
 the command, the date, the commit and the wall time.
@@ -50,6 +51,8 @@ class AllConfig:
     sparsity_samples: int = 200
     scheduling_episodes: int = 100
     video_episodes: int = 5
+    foreign_videos: int = 2
+    """Foreign-style videos per instruction and style split (``reproduce video --foreign``)."""
     fig10_sizes: tuple[int, ...] = ()
     """Training-set sizes of Fig. 10 (empty: ``perception.evaluate.FIG10_SIZES``)."""
     steps: tuple[str, ...] = STEPS
@@ -60,6 +63,8 @@ class AllConfig:
             raise ValueError(f"seeds must be in 1..100, got {self.seeds}")
         if not 0 < self.budget_scale <= 10:
             raise ValueError(f"budget_scale must be in (0, 10], got {self.budget_scale}")
+        if self.foreign_videos < 0:
+            raise ValueError(f"foreign_videos must be >= 0, got {self.foreign_videos}")
         for name in ("sparsity_samples", "scheduling_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -292,5 +297,6 @@ def video_step(cfg: AllConfig, out: Path, progress: bool,
         run_dir = None
     detector = load_detector(None, device="cpu", build_if_missing=True, progress=progress)
     run_video_experiment(list(DEFAULT_INSTRUCTIONS), range(cfg.seeds), out, run_dir,
-                         cfg.video_episodes if run_dir else 0, detector, progress=progress)
+                         cfg.video_episodes if run_dir else 0, detector, progress=progress,
+                         foreign=cfg.foreign_videos)
     return {"summary_file": str(out / "video.json")}
