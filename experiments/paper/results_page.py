@@ -113,7 +113,7 @@ def write_results_page(out: Path, cfg: Any) -> Path:
         if step not in cfg.steps or not (folder / table).is_file():
             lines += ["Not run in this reproduction.", ""]
             continue
-        lines += [(folder / table).read_text().strip(), ""]
+        lines += [_nested((folder / table).read_text()), ""]
         if step == "exploration":
             lines += [exploration_bar(folder / "exploration.json"), ""]
         lines += [f"![{p}]({step}/{p})" for p in plots if (folder / p).is_file()]
@@ -122,6 +122,14 @@ def write_results_page(out: Path, cfg: Any) -> Path:
     page = out / "results.md"
     page.write_text("\n".join(lines))
     return page
+
+
+def _nested(text: str) -> str:
+    """A step's own markdown under the page's section: its title dropped, headings demoted."""
+    lines = text.strip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join("##" + ln if ln.startswith("#") else ln for ln in lines).strip()
 
 
 def exploration_bar(path: Path) -> str:
