@@ -20,7 +20,6 @@ the command, the date, the commit and the wall time.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,9 +28,6 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parents[2]
 """The checkout whose commit the page names."""
 STEPS: tuple[str, ...] = ("sparsity", "exploration", "reuse", "fig10", "scheduling", "video")
-DIRECT_STEPS = {"Grasp red": 2_000, "Stack red on blue": 20_000}
-"""Env steps of the random policy run directly per task (Triple Stack: too rare to measure;
-its estimate stands alone)."""
 SKILL_PAIRS = (("red", "blue"), ("green", "red"), ("blue", "green"), ("red", "green"),
                ("green", "blue"), ("blue", "red"))
 """The six two-cube stacks the scheduling policy learns."""
@@ -113,59 +109,13 @@ def _read_wall(out: Path) -> dict[str, float]:
 def sparsity_step(cfg: AllConfig, out: Path, progress: bool,
                   say: Callable[[str], None]) -> dict[str, Any]:
     """Steps per success of the random policy: the chain estimate, and measured directly."""
-    from experiments.collect_infer.config import TrainConfig
-    from experiments.collect_infer.stats import wilson
-    from experiments.collect_infer.tasks import task_for
-    from experiments.paper.exploration import EXPLORATION_TASKS
-    from experiments.paper.sparsity import expected_steps, measure_direct, measure_stages
+    from experiments.paper.sparsity import sparseness_table, sparseness_markdown
 
     out.mkdir(parents=True, exist_ok=True)
-    stages = measure_stages(cfg.sparsity_samples, progress=progress)
-    rows = []
-    for t in EXPLORATION_TASKS:
-        task = task_for(t.instruction)
-        estimate = expected_steps(task, stages, TrainConfig.horizon)
-        row: dict[str, Any] = {"task": t.instruction, "label": t.label,  # None: no estimate
-                               "estimated": estimate if math.isfinite(estimate) else None}
-        steps = int(DIRECT_STEPS.get(t.label, 0) * cfg.budget_scale)
-        if steps:
-            say(f"sparsity: {steps} random env steps on {t.label}")
-            measured, successes = measure_direct(task, steps, progress=progress)
-            lo, hi = wilson(successes, steps)  # successes per env step
-            row |= {"direct_steps": steps, "direct_successes": successes,
-                    "measured": measured if successes else None,
-                    "measured_ci95": [1 / hi if hi else None, 1 / lo if lo else None]}
-        rows.append(row)
-    summary = {"tasks": rows, "samples_per_stage": cfg.sparsity_samples,
-               "horizon": TrainConfig.horizon}
+    summary = sparseness_table(cfg.sparsity_samples, cfg.budget_scale, progress, say)
     (out / "sparsity.json").write_text(json.dumps(summary, indent=1))
-    (out / "sparsity.md").write_text(sparsity_markdown(summary))
+    (out / "sparsity.md").write_text(sparseness_markdown(summary))
     return {"summary_file": str(out / "sparsity.json")}
-
-
-def sparsity_markdown(summary: dict[str, Any]) -> str:
-    """The sparseness table."""
-    from experiments.paper.tables import fmt_number
-
-    lines = ["| task | estimate (chain) | measured directly [95%] | random env steps, successes |",
-             "|---|---:|---|---|"]
-    for r in summary["tasks"]:
-        if "direct_steps" in r:
-            lo, hi = r["measured_ci95"]
-            shown = (f"{fmt_number(r['measured'])} [{fmt_number(lo)}, {fmt_number(hi)}]"
-                     if r["measured"] else f"none in {r['direct_steps']:,} (> {fmt_number(lo)})")
-            runs = f"{r['direct_steps']:,}, {r['direct_successes']}"
-        else:
-            shown, runs = "not measured (too rare)", "—"
-        estimate = ("none (a stage never succeeded in the trials)" if r["estimated"] is None
-                    else fmt_number(r["estimated"]))
-        lines.append(f"| {r['label']} | {estimate} | {shown} | {runs} |")
-    lines += ["", f"Estimate: the random policy's Markov chain over task stages with "
-              f"{summary['samples_per_stage']} Monte Carlo trials per stage, episodes of "
-              f"{summary['horizon']} steps. Measured: env steps over successes of the random "
-              "policy itself; the interval is the Wilson 95% interval of successes per env step, "
-              "inverted.", ""]
-    return "\n".join(lines)
 
 
 def exploration_step(cfg: AllConfig, out: Path, progress: bool,

@@ -12,6 +12,8 @@ Two ways, reported side by side:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
+
 import numpy as np
 from tqdm import tqdm
 
@@ -133,3 +135,64 @@ def measure_direct(task: Task, steps: int, seed: int = 0, progress: bool = True)
     env.close()
     return (steps / successes if successes else float("inf")), successes
 
+
+
+DIRECT_STEPS = {"Grasp red": 2_000, "Stack red on blue": 20_000}
+"""Env steps of the random policy run directly per task (Triple Stack: too rare to measure;
+its estimate stands alone)."""
+
+
+def sparseness_table(samples: int, budget_scale: float = 1.0, progress: bool = True,
+                     say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Each exploration task's random-policy env steps per success: the chain estimate (None
+    where a stage never succeeded) and, where feasible, measured directly (``DIRECT_STEPS``
+    times ``budget_scale``) with a 95% interval."""
+    import math
+
+    from experiments.collect_infer.config import TrainConfig
+    from experiments.collect_infer.stats import wilson
+    from experiments.collect_infer.tasks import task_for
+    from experiments.paper.exploration import EXPLORATION_TASKS
+
+    stages = measure_stages(samples, progress=progress)
+    rows = []
+    for t in EXPLORATION_TASKS:
+        task = task_for(t.instruction)
+        estimate = expected_steps(task, stages, TrainConfig.horizon)
+        row: dict[str, Any] = {"task": t.instruction, "label": t.label,  # None: no estimate
+                               "estimated": estimate if math.isfinite(estimate) else None}
+        steps = int(DIRECT_STEPS.get(t.label, 0) * budget_scale)
+        if steps:
+            say(f"sparsity: {steps} random env steps on {t.label}")
+            measured, successes = measure_direct(task, steps, progress=progress)
+            lo, hi = wilson(successes, steps)  # successes per env step
+            row |= {"direct_steps": steps, "direct_successes": successes,
+                    "measured": measured if successes else None,
+                    "measured_ci95": [1 / hi if hi else None, 1 / lo if lo else None]}
+        rows.append(row)
+    return {"tasks": rows, "samples_per_stage": samples, "horizon": TrainConfig.horizon}
+
+
+def sparseness_markdown(summary: dict[str, Any]) -> str:
+    """The sparseness table."""
+    from experiments.paper.tables import fmt_number
+
+    lines = ["| task | estimate (chain) | measured directly [95%] | random env steps, successes |",
+             "|---|---:|---|---|"]
+    for r in summary["tasks"]:
+        if "direct_steps" in r:
+            lo, hi = r["measured_ci95"]
+            shown = (f"{fmt_number(r['measured'])} [{fmt_number(lo)}, {fmt_number(hi)}]"
+                     if r["measured"] else f"none in {r['direct_steps']:,} (> {fmt_number(lo)})")
+            runs = f"{r['direct_steps']:,}, {r['direct_successes']}"
+        else:
+            shown, runs = "not measured (too rare)", "—"
+        estimate = ("none (a stage never succeeded in the trials)" if r["estimated"] is None
+                    else fmt_number(r["estimated"]))
+        lines.append(f"| {r['label']} | {estimate} | {shown} | {runs} |")
+    lines += ["", f"Estimate: the random policy's Markov chain over task stages with "
+              f"{summary['samples_per_stage']} Monte Carlo trials per stage, episodes of "
+              f"{summary['horizon']} steps. Measured: env steps over successes of the random "
+              "policy itself; the interval is the Wilson 95% interval of successes per env step, "
+              "inverted.", ""]
+    return "\n".join(lines)
