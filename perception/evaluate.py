@@ -135,6 +135,27 @@ def fig10_sweep(sizes: Sequence[int] = FIG10_SIZES, splits: dict[str, Any] | Non
     return rows
 
 
+def fig10_report(det: Any, splits: dict[str, Any], sizes: Sequence[int],
+                 docs_dir: str | os.PathLike, notes: str = "", progress: bool = True,
+                 say: Callable[[str], None] | None = None,
+                 details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fig. 10 with the default recipe: :func:`fig10_sweep` over ``sizes`` (``det`` reused for
+    its own size when it is the cached default), written by :func:`write_fig10` into
+    ``docs_dir``; returns the rows and the files."""
+    from perception.loader import BuildConfig, default_detector_dir
+
+    cfg = BuildConfig()
+    reuse = {}
+    if Path(det.meta.get("path", "")) == default_detector_dir():
+        reuse[det.meta["train_pairs"]] = det
+    rows = fig10_sweep(sizes, splits, cfg, progress=progress, reuse=reuse, say=say)
+    md, png = write_fig10(rows, docs_dir, meta={
+        "target_precision": cfg.train.target_precision,
+        "in_domain_frames": len(splits["in_domain"]), "shifted_frames": len(splits["shifted"]),
+        "notes": notes}, details=details)
+    return {"rows": rows, "table": str(md), "plot": str(png)}
+
+
 def write_fig10(rows: list[dict[str, Any]], docs_dir: str | os.PathLike,
                 meta: dict[str, Any] | None = None,
                 details: dict[str, Any] | None = None) -> tuple[Path, Path]:

@@ -224,8 +224,8 @@ def _check_weights_file(path: Path) -> None:
 def _eval(args: argparse.Namespace) -> int:
     from experiments.collect_infer.prepare import check_detector_dir
     from experiments.collect_infer.rundir import check_creatable
-    from perception.evaluate import eval_splits, fig10_sweep, summary, write_fig10
-    from perception.loader import BuildConfig, default_detector_dir, load_detector
+    from perception.evaluate import eval_splits, fig10_report, summary
+    from perception.loader import load_detector
 
     device = _device(args.device)
     sizes = _sizes(args.sizes) if args.fig10 else []
@@ -251,16 +251,8 @@ def _eval(args: argparse.Namespace) -> int:
                          progress=not args.quiet)
     result = summary(det, splits)
     if args.fig10:
-        cfg = BuildConfig()
-        reuse = {}
-        if args.detector is None and Path(det.meta.get("path", "")) == default_detector_dir():
-            reuse[det.meta["train_pairs"]] = det
-        rows = fig10_sweep(sizes, splits, cfg, progress=not args.quiet, reuse=reuse, say=say)
-        md, png = write_fig10(rows, args.docs, meta={
-            "target_precision": cfg.train.target_precision,
-            "in_domain_frames": len(splits["in_domain"]), "shifted_frames": len(splits["shifted"]),
-            "notes": args.notes}, details=result)
-        result["fig10"] = {"rows": rows, "table": str(md), "plot": str(png)}
+        result["fig10"] = fig10_report(det, splits, sizes, args.docs, args.notes,
+                                       progress=not args.quiet, say=say, details=result)
     human = _human(result)
     if not args.json:
         result.pop("details")

@@ -141,24 +141,15 @@ def fig10_step(cfg: AllConfig, out: Path, progress: bool,
                say: Callable[[str], None]) -> dict[str, Any]:
     """Fig. 10: one detector per training-set size, the default recipe otherwise."""
     from perception import load_detector
-    from perception.evaluate import FIG10_SIZES, eval_splits, fig10_sweep, summary, write_fig10
-    from perception.loader import BuildConfig, default_detector_dir
+    from perception.evaluate import FIG10_SIZES, eval_splits, fig10_report, summary
 
     out.mkdir(parents=True, exist_ok=True)
     det = load_detector(None, device="cpu", build_if_missing=True, progress=progress, say=say)
     splits = eval_splits(progress=progress)
-    build = BuildConfig()
-    reuse = {}
-    if Path(det.meta.get("path", "")) == default_detector_dir():
-        reuse[det.meta["train_pairs"]] = det
-    rows = fig10_sweep(cfg.fig10_sizes or FIG10_SIZES, splits, build, progress=progress,
-                       reuse=reuse, say=say)
-    details = summary(det, splits)
-    write_fig10(rows, out, meta={"target_precision": build.train.target_precision,
-                                 "in_domain_frames": len(splits["in_domain"]),
-                                 "shifted_frames": len(splits["shifted"]),
-                                 "notes": "made by `langstack reproduce all`"}, details=details)
-    (out / "fig10.json").write_text(json.dumps({"rows": rows}, indent=1, default=str))
+    report = fig10_report(det, splits, cfg.fig10_sizes or FIG10_SIZES, out,
+                          "made by `langstack reproduce all`", progress=progress, say=say,
+                          details=summary(det, splits))
+    (out / "fig10.json").write_text(json.dumps({"rows": report["rows"]}, indent=1, default=str))
     return {"summary_file": str(out / "fig10.json")}
 
 
@@ -192,10 +183,9 @@ def skills_run(cfg: AllConfig, root: Path, seed: int, progress: bool,
                say: Callable[[str], None]) -> Path:
     """The multi-skill run of ``seed`` (trained, resumed or read back)."""
     from experiments.collect_infer.config import TrainConfig
-    from experiments.collect_infer.identity import check_reusable
-    from experiments.collect_infer.loop import train
     from experiments.collect_infer.rundir import RunDir
     from experiments.paper.grid import EVAL_EPISODES, default_grid
+    from experiments.paper.stored_runs import finished_run
     from sim.tasks import stack_task
 
     tasks = [stack_task(x, y).instruction for x, y in SKILL_PAIRS]
@@ -203,17 +193,7 @@ def skills_run(cfg: AllConfig, root: Path, seed: int, progress: bool,
     train_cfg = TrainConfig(task=tasks[0], also=tuple(tasks[1:]), detector=cfg.detector,
                             seed=seed, max_env_steps=budget, eval_at=default_grid(budget),
                             eval_episodes=EVAL_EPISODES, video=False)
-    run = RunDir(root)
-    if run.config_path.exists():
-        check_reusable(run.read_config(), train_cfg, str(root))
-        if run.records("final"):
-            return root
-    resume = run.config_path.exists()
-    if not resume:
-        root.parent.mkdir(parents=True, exist_ok=True)
-        run.create()
-    say(f"{'resuming' if resume else 'training'} the six-stack skills run, seed {seed}")
-    train(train_cfg, run, resume=resume, progress=progress)
+    finished_run(train_cfg, RunDir(root), progress, say, f"the six-stack skills run, seed {seed}")
     return root
 
 

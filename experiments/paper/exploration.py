@@ -1,10 +1,10 @@
 """``langstack reproduce exploration``: the paper's Fig. 4 and Fig. 5.
 
 For each task (Grasp red, Stack red on blue, Triple Stack), each agent (framework, baseline)
-and each seed, one Collect & Infer run, every agent under one protocol (:mod:`.grid`): the
+and each seed, one Collect & Infer run (:func:`experiments.collect_infer.loop.train`) under
+``<out>/runs/<task>__<agent>__<seed>/``, every agent under one protocol (:mod:`.grid`): the
 task's env-step budget, the same grid of eval points (~10% apart) with the same fresh scenes
-per point, the same early stop, and no scripted set-down while evaluating (:func:`experiments.collect_infer.loop.train`) under
-``<out>/runs/<task>__<agent>__<seed>/``. A run already finished there is read back, an
+per point, the same early stop, and no scripted set-down while evaluating. A run already finished there is read back, an
 interrupted one is resumed, so the command can be stopped and started again. Then:
 
 - Fig. 4: learning curves (greedy success vs env steps), framework vs baseline, per task;
@@ -73,9 +73,8 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
     smaller one that stopped short of it is resumed until it has them.
     """
     from experiments.collect_infer.config import TrainConfig
-    from experiments.collect_infer.identity import check_reusable
-    from experiments.collect_infer.loop import train
     from experiments.collect_infer.rundir import RunDir, task_slug
+    from experiments.paper.stored_runs import finished_run
 
     run = RunDir(root / "runs" / f"{task_slug(task.instruction)}__{variant or agent}__{seed}")
     cfg = TrainConfig(task=task.instruction, agent=agent, detector=detector, seed=seed,
@@ -86,17 +85,8 @@ def run_one(task: ExplorationTask, agent: str, seed: int, root: Path, detector: 
                       detector_path=detector_path,
                       final_eval_episodes=final_eval_episodes, reuse_from=reuse_from,
                       set_down_exploring=set_down_exploring, min_env_steps=min_env_steps)
-    if run.config_path.exists():  # reused only if it is this very run (or its shorter self)
-        check_reusable(run.read_config(), cfg, str(run.root))
-    final = run.records("final")
-    if not final or final[-1]["env_steps"] < min_env_steps:
-        resume = run.config_path.exists()
-        if not resume:
-            run.create()
-        say(f"{'resuming' if resume else 'running'} {task.label} / {variant or agent} / "
-            f"seed {seed} (<= {cfg.max_env_steps} env steps) in {run.root}")
-        train(cfg, run, resume=resume, progress=progress)
-        final = run.records("final")
+    final = finished_run(cfg, run, progress, say,
+                         f"{task.label} / {variant or agent} / seed {seed}")
     curve = [(r["env_steps"], r["eval_success_rate"]) for r in run.records("eval")]
     rec = final[-1]
     return {"task": task.instruction, "agent": agent, "seed": seed, "curve": curve,
