@@ -122,15 +122,15 @@ def foreign_demo_config(split: str, families: Families, index: int, tries: int =
     ``tries``). ``kwargs``: further :class:`DemoConfig` settings."""
     from sim.objects import COLORS
 
-    for attempt in range(tries):
-        seed = FOREIGN_DEMOS[split].seed(index, attempt)
-        style = sample_style(seed, families)
-        env = make_env("stack all three objects", EnvConfig(render=False))
-        try:
+    env = make_env("stack all three objects", EnvConfig(render=False))  # the scenes' layouts
+    try:
+        for attempt in range(tries):
+            seed = FOREIGN_DEMOS[split].seed(index, attempt)
+            style = sample_style(seed, families)
             env.reset(seed=seed)
             cubes = np.stack([env.unwrapped.world.positions()[c] for c in COLORS])
-        finally:
-            env.close()
-        if style.in_view(cubes, margin=margin).all():
-            return DemoConfig(style=style, scene_seed=seed, seed=index, **kwargs)
+            if style.in_view(cubes, margin=margin).all():
+                return DemoConfig(style=style, scene_seed=seed, seed=index, **kwargs)
+    finally:
+        env.close()
     raise ValueError(f"foreign demo {split} #{index}: no style in {tries} seeds sees every cube")

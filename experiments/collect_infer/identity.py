@@ -18,6 +18,8 @@ NOT_IDENTITY = frozenset({"video", "detector_path"})
 the detector lies (its weights' hash stands for it)."""
 EXTENDABLE = frozenset({"min_env_steps"})
 """Settings a stored run may have less of: it is resumed until it meets the asked value."""
+
+
 def run_identity(planner: str | None, detector_sha256: str | None) -> dict[str, Any]:
     """What a run's ``config.json`` records besides its settings: the planner that ran and the
     detector's weights hash."""
