@@ -145,13 +145,18 @@ class Style:
         """The visual configuration rendering at the video frame's long side."""
         return replace(self.visual, image_size=max(self.frame_hw))
 
-    def in_view(self, points: np.ndarray, camera: int = 0, margin: float = 0.0) -> np.ndarray:
-        """Which world ``points`` (N, 3) fall inside a frame of ``camera`` (after the aspect
-        and zoom crops), at least ``margin`` (a fraction of the frame) from its edges."""
+    def frame_coords(self, points: np.ndarray, camera: int = 0) -> np.ndarray:
+        """Where world ``points`` (N, 3) land in a video frame of ``camera`` (after the aspect
+        and zoom crops): (N, 2) (row, column) as fractions of the frame's height and width."""
         size = self.visual.image_size
         rc = project(self.visual.cameras[camera], np.asarray(points, dtype=np.float64), size)
         top, left, h, w = self.post.window(size)
-        r, c = (rc[:, 0] - top) / h, (rc[:, 1] - left) / w
+        return np.stack([(rc[:, 0] - top) / h, (rc[:, 1] - left) / w], axis=1)
+
+    def in_view(self, points: np.ndarray, camera: int = 0, margin: float = 0.0) -> np.ndarray:
+        """Which world ``points`` (N, 3) fall inside a frame of ``camera`` (after the aspect
+        and zoom crops), at least ``margin`` (a fraction of the frame) from its edges."""
+        r, c = self.frame_coords(points, camera).T
         return (r >= margin) & (r <= 1 - margin) & (c >= margin) & (c <= 1 - margin)
 
     def held_out(self) -> list[str]:

@@ -9,6 +9,9 @@ table, props, cube looks) and every frame goes through that style's post-process
 crop, frame size, blur, noise, JPEG), then is squashed to ``frame_size`` square, exactly as
 the detector resizes any video frame. Frames in which a cube falls outside the picture, or
 is mostly hidden behind an arm, are not kept (the caption could not be read off them).
+With ``crop_size``, every frame also gets its workspace crop (:mod:`perception.crop`) around
+the cubes' true image points, cut from the full-size video frame with a random error in
+place and size like a localiser's (``crops.npz``, beside the cubes' points).
 
 Splits: ``train`` and ``val`` draw styles from :data:`sim.styles.TRAIN`; ``held-out-arm``,
 ``held-out-sector`` and ``held-out-surface`` replace one factor's families by the held-out
@@ -28,13 +31,15 @@ from typing import Any
 import numpy as np
 
 from perception.captions import CAPTIONS, caption_to_predicate, captions_from_predicates
+from perception.crop import CropRule, crop
 from perception.dataset import (
     FRAMES_FILE, MANIFEST_FILE, exploring_action, stable_motion_index,
 )
 from sim.seeds import STYLED as STYLED_SEEDS, STYLED_SPLITS
 from sim.styles import HELD_OUT, TRAIN, Families, Style, sample_style
 
-STYLED_VERSION = 1
+STYLED_VERSION = 2
+CROPS_FILE = "crops.npz"
 _INSTRUCTION = "stack all three objects"
 MAX_EPISODES_PER_FRAME = 2
 """Generation gives up after this many episodes per requested frame (cubes out of view)."""
@@ -72,6 +77,11 @@ class StyledConfig:
     random_action_prob: float = 0.15
     view_margin: float = 0.03
     """Every cube centre must lie this far (a fraction of the frame) inside the picture."""
+    crop_size: int = 0
+    """Side of the stored workspace crops (pixels; 0: no crops)."""
+    crop_jitter: float = 0.06
+    """Crop error: the crop's centre moves up to this fraction of the frame's short side, and
+    its side changes by up to 2.5 times this fraction (a localiser's misses)."""
     min_visible: float = 0.25
     """Reset and step frames: every cube must show at least this much of itself
     (:meth:`sim.world.World.cube_visibility`; an arm in front of it hides it). Mid-motion
@@ -81,6 +91,8 @@ class StyledConfig:
         split_families(self.split)
         if self.n_frames < 1 or self.steps_per_episode < 1 or self.motion_every < 0:
             raise ValueError("n_frames and steps_per_episode must be >= 1, motion_every >= 0")
+        if self.crop_size and self.crop_size < 16:
+            raise ValueError("crop_size must be 0 (none) or >= 16 pixels")
         if self.render_size < 16 or self.frame_size < 16:
             raise ValueError("render_size and frame_size must be >= 16 pixels")
         if not 0.0 <= self.min_visible <= 1.0:
@@ -98,17 +110,29 @@ class StyledConfig:
                             image_size=self.render_size)
 
 
-def _frame(style: Style, rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A render ``(1, S, S, 3)`` -> the style's video frame squashed to ``(1, size, size, 3)``."""
+def _frame(style: Style, rgb: np.ndarray, points: np.ndarray, cfg: StyledConfig,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    """A render ``(1, S, S, 3)`` -> the style's video frame squashed to ``(1, size, size, 3)``
+    and, with ``cfg.crop_size``, its jittered workspace crop around ``points`` (K, 2)."""
     from PIL import Image
 
     frame = style.frames(rgb[None], rng)[0, 0]  # (H, W, 3) as the video would have it
-    square = Image.fromarray(frame).resize((size, size), Image.BILINEAR, reducing_gap=None)
-    return np.asarray(square)[None]
+    square = Image.fromarray(frame).resize((cfg.frame_size, cfg.frame_size), Image.BILINEAR,
+                                           reducing_gap=None)
+    if not cfg.crop_size:
+        return np.asarray(square)[None], None
+    top, left, side = CropRule().window(points, frame.shape[:2])
+    j = cfg.crop_jitter * min(frame.shape[:2])
+    side = int(np.clip(side * (1 + rng.uniform(-2.5, 2.5) * cfg.crop_jitter), 16,
+                       min(frame.shape[:2])))
+    top = int(np.clip(top + rng.uniform(-j, j), 0, frame.shape[0] - side))
+    left = int(np.clip(left + rng.uniform(-j, j), 0, frame.shape[1] - side))
+    return np.asarray(square)[None], crop(frame, (top, left, side), cfg.crop_size)[None]
 
 
-def _episode(cfg: StyledConfig, episode: int) -> list[tuple[np.ndarray, dict, dict, np.ndarray]]:
-    """One episode in its own style: (frame (1, S, S, 3), predicates, record, state) tuples."""
+def _episode(cfg: StyledConfig, episode: int) -> list[tuple]:
+    """One episode in its own style: (frame (1, S, S, 3), predicates, record, state, cube
+    points (3, 2), crop (1, C, C, 3) or None) tuples."""
     from sim import EnvConfig, make_env
     from sim.objects import COLORS
 
@@ -128,8 +152,9 @@ def _episode(cfg: StyledConfig, episode: int) -> list[tuple[np.ndarray, dict, di
         if not style.in_view(cubes, margin=cfg.view_margin).all():
             return
         if not posed or (world.cube_visibility(0) >= cfg.min_visible).all():
-            out.append((_frame(style, rgb, cfg.frame_size, rng), preds,
-                        dict(base, step=step, kind=kind), state))
+            points = style.frame_coords(cubes)  # (3, 2)
+            frame, cropped = _frame(style, rgb, points, cfg, rng)
+            out.append((frame, preds, dict(base, step=step, kind=kind), state, points, cropped))
 
     try:
         obs, info = env.reset(seed=seed)
@@ -191,8 +216,12 @@ def generate_styled(out_dir: str | os.PathLike, cfg: StyledConfig, workers: int 
     labels = np.array([[bool(it[1][caption_to_predicate(c)]) for c in CAPTIONS]
                        for it in items], dtype=bool)  # (N, 9)
     states = np.stack([it[3] for it in items]).astype(np.float32)  # (N, 13)
-    records = [dict(rec, captions=captions_from_predicates(p)) for _, p, rec, _ in items]
+    records = [dict(it[2], captions=captions_from_predicates(it[1])) for it in items]
     np.savez_compressed(out / FRAMES_FILE, frames=frames, labels=labels, states=states)
+    points = np.stack([it[4] for it in items]).astype(np.float32)  # (N, 3, 2)
+    if cfg.crop_size:
+        np.savez_compressed(out / CROPS_FILE, crops=np.stack([it[5] for it in items]),
+                            points=points)
     manifest: dict[str, Any] = {
         "generator": "styled", "generator_version": STYLED_VERSION, "config": asdict(cfg),
         "captions": list(CAPTIONS), "n_frames": len(items),

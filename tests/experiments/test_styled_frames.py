@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from perception.dataset import MANIFEST_FILE, load_split
-from experiments.imitation.styled_frames import STYLED_SEEDS, StyledConfig, generate_styled, split_families
+from experiments.imitation.styled_frames import (
+    CROPS_FILE, STYLED_SEEDS, StyledConfig, generate_styled, split_families,
+)
 from sim.styles import HELD_OUT, TRAIN
 
 
@@ -15,7 +17,8 @@ from sim.styles import HELD_OUT, TRAIN
 def splits(tmp_path_factory):
     root = tmp_path_factory.mktemp("styled")
     return {s: generate_styled(root / s, StyledConfig(split=s, n_frames=24, steps_per_episode=3,
-                                                      render_size=64, frame_size=48),
+                                                      render_size=64, frame_size=48,
+                                                      crop_size=32),
                                workers=1, progress=False)
             for s in ("train", "held-out-arm")}
 
@@ -51,3 +54,21 @@ def test_held_out_splits_swap_exactly_one_factor_and_seeds_are_disjoint():
         StyledConfig(split="test")
     with pytest.raises(ValueError, match="view_margin"):
         StyledConfig(view_margin=0.6)
+
+
+def test_crops_centre_on_the_cubes_and_points_lie_in_the_frame(splits):
+    with np.load(splits["train"] / CROPS_FILE) as data:
+        crops, points = data["crops"], data["points"]
+    assert crops.shape == (24, 1, 32, 32, 3) and points.shape == (24, 3, 2)
+    margin = StyledConfig().view_margin
+    assert ((points >= margin - 1e-6) & (points <= 1 - margin + 1e-6)).all()
+    frames = load_split(splits["train"]).frames
+
+    def saturated(x):  # share of cube-like (saturated, not dark) pixels
+        x = x.astype(float)
+        hi, lo = x.max(-1), x.min(-1)
+        return (((hi - lo) / np.maximum(hi, 1)) > 0.6) & (hi > 60)
+
+    # the cubes fill more of a crop than of the whole frame (tables may be saturated too,
+    # so compare medians over frames)
+    assert np.median(saturated(crops).mean((1, 2, 3))) > np.median(saturated(frames).mean((1, 2, 3)))
