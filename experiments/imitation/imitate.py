@@ -93,7 +93,8 @@ def read_plan(video: str | Path | VideoFrames, detector: Any, cfg: WatchConfig |
     cfg = cfg or WatchConfig()
     frames = video if isinstance(video, VideoFrames) else read_video(video, cfg.max_frames,
                                                                      progress=progress)
-    views = to_views(frames.frames, cfg.views)  # (N, V, S, S, 3)
+    reader = hasattr(detector, "localiser")  # a VideoReader crops whole views itself
+    views = to_views(frames.frames, cfg.views, square=not reader)  # (N, V, H, W, 3)
     scores = frame_scores(detector, views, progress=progress)  # (N, K)
     decoded = decode(scores, detector.video_gamma, CAPTIONS, cfg.decode)
     return _video_plan(decoded, cfg.decode, frames_scored=len(views), frames_total=frames.total,

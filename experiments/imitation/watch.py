@@ -32,13 +32,14 @@ def n_views(height: int, width: int, views: int | None = None) -> int:
     return 2 if abs(width - 2 * height) <= TILE_TOLERANCE * 2 * height else 1
 
 
-def to_views(frames: np.ndarray, views: int | None = None) -> np.ndarray:
-    """(N, H, W, 3) frames -> (N, V, S, S, 3) square views, side-by-side tiles split."""
+def to_views(frames: np.ndarray, views: int | None = None, square: bool = True) -> np.ndarray:
+    """(N, H, W, 3) frames -> (N, V, S, S, 3) square views, side-by-side tiles split
+    (``square=False``: each view whole, (N, V, H, W/V, 3))."""
     n, h, w, _ = frames.shape
     v = n_views(h, w, views)
     width = w // v
-    parts = [_square(frames[:, :, i * width:(i + 1) * width]) for i in range(v)]
-    return np.stack(parts, axis=1)  # (N, V, S, S, 3)
+    parts = [frames[:, :, i * width:(i + 1) * width] for i in range(v)]
+    return np.stack([_square(p) if square else p for p in parts], axis=1)
 
 
 def _square(views: np.ndarray) -> np.ndarray:
@@ -51,7 +52,10 @@ def _square(views: np.ndarray) -> np.ndarray:
 
 def frame_scores(detector: Any, views: np.ndarray, progress: bool = True) -> np.ndarray:
     """(N, K) score of every frame for every caption of the vocabulary (CAPTIONS order): the
-    detector's own rule for combining a frame's (N, V, ...) views."""
+    detector's own rule for combining a frame's (N, V, ...) views. A
+    :class:`perception.reader.VideoReader` reads whole views (it crops them itself)."""
+    if hasattr(detector, "localiser"):  # a VideoReader: its crops follow the video's cubes
+        return detector.frame_scores(views)
     out = []
     chunks = range(0, len(views), SCORE_CHUNK)
     bar = tqdm(chunks, desc="scoring frames", unit="chunk", disable=not progress, leave=False,

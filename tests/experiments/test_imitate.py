@@ -286,3 +286,31 @@ def test_frames_are_split_into_views_and_subsampled(tmp_path) -> None:
     np.testing.assert_array_equal(views[0, 1], tiles[0][:, 32:])
     assert to_views(read.frames[:, :, :48]).shape == (5, 1, 32, 32, 3)  # one view, centre crop
     assert to_views(read.frames, views=1).shape == (5, 1, 32, 32, 3)
+
+
+def test_a_video_reader_directory_reads_videos_and_round_trips(tmp_path, tiny_detector) -> None:
+    """A saved VideoReader (localiser + crop scorer) loads with the same scores and is taken
+    by --detector DIR; a blind one (nothing reaches gamma) reports the video unreadable."""
+    from perception.detector import Detector
+    from perception.localise import Localiser
+    from perception.reader import VideoReader, is_reader
+    import torch
+
+    torch.manual_seed(0)
+    det = Detector.load(tiny_detector)
+    reader = VideoReader(Localiser(8), det, meta={"note": "untrained"})
+    saved = reader.save(tmp_path / "reader")
+    assert is_reader(saved) and not is_reader(tiny_detector)
+    frames = np.random.default_rng(1).integers(0, 255, (6, 1, 50, 70, 3), np.uint8)
+    loaded = VideoReader.load(saved)
+    assert np.allclose(loaded.frame_scores(frames), reader.frame_scores(frames), atol=1e-5)
+    assert loaded.points(frames[:, 0]).shape == (6, 3, 2)
+    assert loaded.crops(frames[:, 0]).shape == (6, det.spec.image_size, det.spec.image_size, 3)
+    loaded.detector.gamma = 1.01  # a cosine never reaches it
+    blind = loaded.save(tmp_path / "blind")
+    video = tmp_path / "frames"
+    video.mkdir()
+    _write_frames(video, frames[:, 0])
+    only = cli("imitate", str(video), "--plan-only", "--detector", str(blind), "--json")
+    assert only.returncode == 1 and "could not read" in only.stderr, only.stderr
+    assert not last_json(only)["readable"] and last_json(only)["frames_scored"] == 6
