@@ -94,6 +94,8 @@ def build_reader(out_dir: str | Path, cfg: ReaderBuildConfig | None = None,
                  progress: bool = True, say: Callable[[str], None] | None = None) -> Any:
     """Generate training-family styled frames, train the localiser and the crop scorer,
     calibrate gamma and save the reader to ``out_dir``; returns it."""
+    import torch
+
     from perception.factory import create_model
     from perception.localise import locate, point_error, train_localiser
     from perception.captions import CAPTIONS
@@ -103,6 +105,7 @@ def build_reader(out_dir: str | Path, cfg: ReaderBuildConfig | None = None,
     cfg = cfg or ReaderBuildConfig()
     say = say or (lambda m: None)
     t0 = time.perf_counter()
+    torch.manual_seed(cfg.train.seed)  # a seeded init: the same recipe gives the same reader
     model, spec = create_model(cfg.model)  # first: a bad name fails before any frame
     say(f"video reader: generating {cfg.train_frames} + {cfg.val_frames} randomised frames")
     train = load_styled(styled_split(cfg.styled("train"), cfg.workers, progress))
