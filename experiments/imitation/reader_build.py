@@ -8,14 +8,14 @@
     reader    = both, saved with ``reader.json``; cached under the user cache on first use
 
 The held-out style families (``sim.styles.HELD_OUT``) are never generated here: what the
-reader scores on them (``measure_reader``, ``langstack reproduce video --foreign``) is
+reader scores on them (``langstack reproduce video --foreign --detector reader``) is
 generalisation to arms, camera sectors and tables it never saw.
 """
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -118,8 +118,8 @@ def build_reader(out_dir: str | Path, cfg: ReaderBuildConfig | None = None,
     calibration = balanced_gamma(det.scores(val[2].frames, CAPTIONS), val[2].labels)
     det.gamma = calibration["gamma"]
     det.meta["precision_calibration"] = det.meta.pop("calibration")  # unused by the reader
-    det.meta["calibration"] = calibration
-    reader = VideoReader(net, det, meta={"calibration": calibration})
+    det.meta["calibration"] = calibration  # saved with the detector's files
+    reader = VideoReader(net, det)
     build = {"reader_version": READER_VERSION, "recipe": _recipe(cfg),
              "data_seconds": round(data_seconds, 1), "localiser": loc_meta,
              "total_seconds": round(time.perf_counter() - t0, 1)}
@@ -130,8 +130,8 @@ def build_reader(out_dir: str | Path, cfg: ReaderBuildConfig | None = None,
 
 
 def _recipe(cfg: ReaderBuildConfig) -> dict[str, Any]:
-    out = asdict(replace(cfg, workers=0))
-    out.pop("workers")
+    out = asdict(cfg)
+    out.pop("workers")  # how fast, not what
     return out
 
 

@@ -218,8 +218,8 @@ def generate_styled(out_dir: str | os.PathLike, cfg: StyledConfig, workers: int 
     states = np.stack([it[3] for it in items]).astype(np.float32)  # (N, 13)
     records = [dict(it[2], captions=captions_from_predicates(it[1])) for it in items]
     np.savez_compressed(out / FRAMES_FILE, frames=frames, labels=labels, states=states)
-    points = np.stack([it[4] for it in items]).astype(np.float32)  # (N, 3, 2)
     if cfg.crop_size:
+        points = np.stack([it[4] for it in items]).astype(np.float32)  # (N, 3, 2)
         np.savez_compressed(out / CROPS_FILE, crops=np.stack([it[5] for it in items]),
                             points=points)
     manifest: dict[str, Any] = {

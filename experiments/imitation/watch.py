@@ -52,10 +52,7 @@ def _square(views: np.ndarray) -> np.ndarray:
 
 def frame_scores(detector: Any, views: np.ndarray, progress: bool = True) -> np.ndarray:
     """(N, K) score of every frame for every caption of the vocabulary (CAPTIONS order): the
-    detector's own rule for combining a frame's (N, V, ...) views. A
-    :class:`perception.reader.VideoReader` reads whole views (it crops them itself)."""
-    if hasattr(detector, "localiser"):  # a VideoReader: its crops follow the video's cubes
-        return detector.frame_scores(views)
+    detector's own rule for combining a frame's (N, V, ...) views."""
     out = []
     chunks = range(0, len(views), SCORE_CHUNK)
     bar = tqdm(chunks, desc="scoring frames", unit="chunk", disable=not progress, leave=False,
