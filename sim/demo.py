@@ -115,11 +115,14 @@ def render_demo(task: Task | str, cfg: DemoConfig | None = None) -> Demo:
 
 
 def foreign_demo_config(split: str, families: Families, index: int, tries: int = 50,
-                        margin: float = 0.05, **kwargs) -> DemoConfig:
+                        margin: float = 0.05, min_visible: float = 0.25,
+                        **kwargs) -> DemoConfig:
     """The ``index``-th foreign demo of ``split`` (``sim.seeds.FOREIGN_DEMOS``): a style of
-    ``families`` whose camera sees every cube of the scene at the start (the scene and the
-    style are drawn from one seed; seeds whose view misses a cube are skipped, at most
-    ``tries``). ``kwargs``: further :class:`DemoConfig` settings."""
+    ``families`` whose camera sees every cube of the scene at the start: inside the frame by
+    ``margin`` and, of each cube, at least ``min_visible`` of a face's area not hidden by the
+    arm (:meth:`sim.world.World.cube_visibility`; a demo whose cubes are behind the arm shows
+    nothing to read). The scene and the style are drawn from one seed; seeds that miss a cube
+    are skipped, at most ``tries``. ``kwargs``: further :class:`DemoConfig` settings."""
     from sim.objects import COLORS
 
     env = make_env("stack all three objects", EnvConfig(render=False))  # the scenes' layouts
@@ -129,8 +132,22 @@ def foreign_demo_config(split: str, families: Families, index: int, tries: int =
             style = sample_style(seed, families)
             env.reset(seed=seed)
             cubes = np.stack([env.unwrapped.world.positions()[c] for c in COLORS])
-            if style.in_view(cubes, margin=margin).all():
+            if style.in_view(cubes, margin=margin).all() and \
+                    _visible(style, seed, min_visible):
                 return DemoConfig(style=style, scene_seed=seed, seed=index, **kwargs)
     finally:
         env.close()
     raise ValueError(f"foreign demo {split} #{index}: no style in {tries} seeds sees every cube")
+
+
+def _visible(style: Style, seed: int, min_visible: float) -> bool:
+    """Whether the style's camera sees at least ``min_visible`` of every cube at the start
+    of scene ``seed`` (the style's arm in its rest pose in front of them or not)."""
+    if min_visible <= 0:
+        return True
+    env = make_env("stack all three objects", EnvConfig(visual=style.visual))
+    try:
+        env.reset(seed=seed)
+        return bool((env.unwrapped.world.cube_visibility(0) >= min_visible).all())
+    finally:
+        env.close()

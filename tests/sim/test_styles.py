@@ -274,3 +274,22 @@ def test_a_foreign_demo_is_one_camera_in_its_style_with_idle_ends() -> None:
     np.testing.assert_array_equal(again.frames, demo.frames)  # determined by split and index
     train = foreign_demo_config("train", TRAIN, 3)
     assert not train.style.held_out() and train.scene_seed != cfg.scene_seed
+
+
+def test_a_foreign_demo_never_starts_with_a_cube_behind_the_arm() -> None:
+    """Frames that show no cube show no plan: the draw skips looks whose arm hides a cube at
+    the start (val #0's first look puts the arm in front of them all)."""
+    from sim.demo import foreign_demo_config
+
+    def visibility(cfg) -> np.ndarray:
+        env = sim.make_env(TASK, sim.EnvConfig(visual=cfg.style.visual))
+        try:
+            env.reset(seed=cfg.scene_seed)
+            return env.unwrapped.world.cube_visibility(0)
+        finally:
+            env.close()
+
+    blind = foreign_demo_config("val", TRAIN, 0, min_visible=0)
+    assert visibility(blind).min() < 0.25
+    seen = foreign_demo_config("val", TRAIN, 0)
+    assert seen.scene_seed != blind.scene_seed and visibility(seen).min() >= 0.25
