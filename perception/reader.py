@@ -10,6 +10,10 @@ and a table the agent's detector never saw. The reader therefore works in two st
    own resolution, resized to the CLIP model's input, and scored against the captions by a
    :class:`perception.detector.Detector` trained on such crops.
 
+The points also witness on their own (:mod:`perception.tracks`): a cube that moves is held,
+one carried next to another rests on it. :meth:`VideoReader.read` returns both witnesses'
+evidence; the plan decoder adds them.
+
 A reader is saved as a directory: the detector's files, ``localiser.safetensors`` and
 ``reader.json`` (never pickle).
 """
@@ -26,6 +30,7 @@ import numpy as np
 from perception.captions import CAPTIONS
 from perception.crop import CropRule, crop
 from perception.detector import Detector
+from perception.tracks import TrackConfig, track_evidence
 
 READER_FILE = "reader.json"
 LOCALISER_FILE = "localiser.safetensors"
@@ -38,10 +43,11 @@ class VideoReader:
     """Scores of video frames for every caption, read from crops around the cubes."""
 
     def __init__(self, localiser: Any, detector: Detector, rule: CropRule = CropRule(),
-                 meta: dict[str, Any] | None = None) -> None:
+                 meta: dict[str, Any] | None = None, tracks: TrackConfig = TrackConfig()) -> None:
         self.localiser = localiser.eval()
         self.detector = detector
         self.rule = rule
+        self.tracks = tracks
         self.meta = dict(meta or {})
 
     @property
@@ -69,19 +75,33 @@ class VideoReader:
             pts = np.stack([np.median(pad[i:i + smooth], axis=0) for i in range(len(pts))])
         return pts
 
-    def crops(self, frames: np.ndarray, smooth: int = SMOOTH_FRAMES) -> np.ndarray:
-        """``(N, H, W, 3)`` frames -> ``(N, S, S, 3)`` crops around the cubes."""
+    def crops(self, frames: np.ndarray, smooth: int = SMOOTH_FRAMES,
+              points: np.ndarray | None = None) -> np.ndarray:
+        """``(N, H, W, 3)`` frames -> ``(N, S, S, 3)`` crops around the cubes (at ``points``
+        when given, else where the localiser finds them)."""
         size = self.detector.spec.image_size
         hw = frames.shape[1:3]
-        return np.stack([crop(f, self.rule.window(p, hw), size)
-                         for f, p in zip(frames, self.points(frames, smooth))])
+        pts = self.points(frames, smooth) if points is None else points
+        return np.stack([crop(f, self.rule.window(p, hw), size) for f, p in zip(frames, pts)])
 
     def frame_scores(self, views: np.ndarray, smooth: int = SMOOTH_FRAMES) -> np.ndarray:
         """``(N, V, H, W, 3)`` frames of a video (V side-by-side views) -> ``(N, K)`` scores
         (CAPTIONS order), the views' mean."""
-        per_view = [self.detector.scores(self.crops(views[:, v], smooth)[:, None], CAPTIONS)
-                    for v in range(views.shape[1])]
-        return np.mean(per_view, axis=0).astype(np.float32)
+        return self.read(views, smooth)[0]
+
+    def read(self, views: np.ndarray, smooth: int = SMOOTH_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+        """``(N, V, H, W, 3)`` consecutive frames -> the crops' ``(N, K)`` scores and the cube
+        tracks' ``(N, K)`` evidence (:func:`perception.tracks.track_evidence`), each the
+        views' mean."""
+        scores, evidence = [], []
+        for v in range(views.shape[1]):
+            frames = views[:, v]
+            pts = self.points(frames, smooth)
+            crops = self.crops(frames, points=pts)
+            scores.append(self.detector.scores(crops[:, None], CAPTIONS))
+            evidence.append(track_evidence(pts, frames.shape[1:3], self.tracks))
+        return (np.mean(scores, axis=0).astype(np.float32),
+                np.mean(evidence, axis=0).astype(np.float32))
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:

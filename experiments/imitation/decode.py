@@ -11,10 +11,12 @@ so a cube is stacked only after it was held, one cube is held at a time and a co
 cannot be grasped. Each frame's caption scores are the observations: a caption whose
 predicate holds in the state is evidence ``+z``, one that does not ``-z`` is not needed (the
 log-likelihood ratio form), with ``z = clip((score - gamma) / scale, +-clip)`` tempered by
-``evidence_weight`` (neighbouring frames are far from independent). Viterbi gives the most
-likely state sequence; the plan is what its last state shows (each tower bottom-up in the
-planner's format, then the cube still held), and the confidence is the posterior probability
-(forward algorithm) that the video ends in a state with that plan.
+``evidence_weight`` (neighbouring frames are far from independent); a second witness (the
+video reader's cube tracks, :mod:`perception.tracks`) adds its own evidence to ``z`` before
+the tempering. Viterbi gives the most likely state sequence; the plan is what its last
+state shows (each tower bottom-up in the planner's format, then the cube still held), and the
+confidence is the posterior probability (forward algorithm) that the video ends in a state
+with that plan.
 """
 from __future__ import annotations
 
@@ -142,9 +144,11 @@ def _transitions(states: list[Scene], cubes: Sequence[str], cost: float) -> np.n
 
 
 def _evidence(scores: np.ndarray, gamma: float, states: list[Scene], captions: Sequence[str],
-              cfg: DecodeConfig) -> np.ndarray:
+              cfg: DecodeConfig, extra: np.ndarray | None = None) -> np.ndarray:
     """(T, S) log-likelihood (up to a per-frame constant) of every frame under every scene."""
     z = np.clip((np.asarray(scores, dtype=np.float64) - gamma) / cfg.scale, -cfg.clip, cfg.clip)
+    if extra is not None:
+        z = z + extra
     truth = np.array([[c in s.captions() for c in captions] for s in states], dtype=np.float64)
     return cfg.evidence_weight * (z @ truth.T)  # (T, K) @ (K, S)
 
@@ -156,16 +160,22 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
 
 
 def decode(scores: np.ndarray, gamma: float, captions: Sequence[str] = CAPTIONS,
-           cfg: DecodeConfig | None = None) -> Decoded:
-    """The plan (T, K) frame scores of ``captions`` show, read with the physics prior."""
+           cfg: DecodeConfig | None = None, evidence: np.ndarray | None = None) -> Decoded:
+    """The plan (T, K) frame scores of ``captions`` show, read with the physics prior;
+    ``evidence``: (T, K) further evidence from another witness (e.g. the cube tracks,
+    :func:`perception.tracks.track_evidence`) in the same log-likelihood-ratio units as
+    one frame's clipped score, added to it."""
     cfg = cfg or DecodeConfig()
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[1] != len(captions) or len(scores) == 0:
         raise ValueError(f"scores must be (T >= 1, {len(captions)}), got {scores.shape}")
+    if evidence is not None and np.shape(evidence) != scores.shape:
+        raise ValueError(f"evidence must match the scores' shape {scores.shape}, "
+                         f"got {np.shape(evidence)}")
     cubes = _cubes(captions)
     states = scenes(cubes)
     logw = _transitions(states, cubes, cfg.switch_cost)
-    ev = _evidence(scores, gamma, states, captions, cfg)
+    ev = _evidence(scores, gamma, states, captions, cfg, evidence)
     prior = np.array([0.0 if not s.on and s.held is None else -cfg.switch_cost for s in states])
     path = _viterbi(prior + ev[0], logw, ev)
     posterior = _final_posterior(prior + ev[0], logw, ev)

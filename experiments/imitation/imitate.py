@@ -93,13 +93,14 @@ def read_plan(video: str | Path | VideoFrames, detector: Any, cfg: WatchConfig |
     cfg = cfg or WatchConfig()
     frames = video if isinstance(video, VideoFrames) else read_video(video, cfg.max_frames,
                                                                      progress=progress)
+    evidence = None
     if hasattr(detector, "localiser"):  # a VideoReader crops whole views around the cubes
         views = to_views(frames.frames, cfg.views, square=False)  # (N, V, H, W, 3)
-        scores = detector.frame_scores(views)  # (N, K)
+        scores, evidence = detector.read(views)  # (N, K) each: crop scores, cube tracks
     else:
         views = to_views(frames.frames, cfg.views)  # (N, V, S, S, 3)
         scores = frame_scores(detector, views, progress=progress)  # (N, K)
-    decoded = decode(scores, detector.video_gamma, CAPTIONS, cfg.decode)
+    decoded = decode(scores, detector.video_gamma, CAPTIONS, cfg.decode, evidence)
     return _video_plan(decoded, cfg.decode, frames_scored=len(views), frames_total=frames.total,
                        views=views.shape[1], gamma=detector.video_gamma,
                        best_score=float(scores.max()))
