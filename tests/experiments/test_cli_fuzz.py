@@ -329,6 +329,7 @@ ROLES: dict[tuple[str, str], str] = {
     ("expert", "task"): "instruction", ("expert", "video"): "video_out",
     ("sparsity", "task"): "sparsity_task",
     ("bench perception", "detector"): "detector_dir", ("bench collect", "against"): "checkout",
+    ("bench reader", "reader"): "detector_dir",
     ("bench world", "against"): "checkout",
     ("bench collect", "actors"): "actor_counts",
     ("plan", "instruction"): "instruction", ("plan", "model"): "plan_model",

@@ -37,6 +37,22 @@ def test_bench_perception_reports_frames_per_second(tiny_checkpoint):
     assert proc.stderr.count("detector:") == 1
 
 
+def test_bench_reader_reads_a_foreign_demo_and_reports_frames_per_second(tiny_checkpoint,
+                                                                        tmp_path):
+    from perception.detector import Detector
+    from perception.localise import Localiser
+    from perception.reader import VideoReader
+
+    reader = VideoReader(Localiser(8), Detector.load(tiny_checkpoint)).save(tmp_path / "reader")
+    proc = langstack("bench", "reader", "--reader", str(reader), "--frames", "24", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = last_json(proc)
+    assert out["frames_per_s"] > 0 and out["frames"] == 24 and out["threads"] == 2
+    assert 240 <= min(out["frame_hw"]) <= 400  # a foreign demo's own frame size
+    assert_clean_usage_error(langstack("bench", "reader", "--reader", str(tiny_checkpoint)),
+                             "holds no video reader")
+
+
 @pytest.mark.parametrize("args, needle", [
     (("perception", "eval", "--detector", "/nonexistent/detector"), "no detector"),
     (("bench", "perception", "--detector", "/nonexistent/detector"), "no detector"),
