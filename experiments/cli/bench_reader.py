@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``langstack bench reader``."""
     parser.add_argument("--reader", type=Path, default=None,
                         help="video reader directory (default: the cached default reader, "
-                             "built on first use, ~10 min)")
+                             "built on first use, ~8-14 min)")
     parser.add_argument("--frames", type=positive_int, default=480,
                         help="frames read after the warm-up (480: two videos' worth)")
     parser.add_argument("--threads", type=positive_int, default=2, help="torch threads (2)")

@@ -31,7 +31,9 @@ def _register_imitate(sub: argparse._SubParsersAction) -> None:
         description="""\
 Read the plan a video shows and execute it with a trained policy.
 
-The CLIP detector scores every frame against the sub-goal captions. The plan is read with
+The video reader finds the cubes in every frame (a small keypoint net), scores the crop
+around them against the sub-goal captions (CLIP) and follows where the cubes go (a cube that
+moves is held; one carried next to another rests on it). The plan is read with
 what physics allows: the hidden state of each frame is the symbolic scene (which cube is held,
 which rests on which), changing only by moves a robot can make (grasp a clear cube when the
 hand is empty; set the held cube on the table or on a clear cube), and the most likely
@@ -39,7 +41,7 @@ sequence of scenes given the scores is decoded (an HMM, Viterbi). The plan is wh
 ends with, in the planner's format (each tower bottom-up: grasp X, X on Y; then the grasp of
 a cube still held), with its posterior probability as the confidence. A frame twice as wide
 as high is read as two camera views side by side (what `langstack demo-video` writes); any
-other frame is one view, centre-cropped to a square. Videos longer than --max-frames are
+other frame is one view. Videos longer than --max-frames are
 subsampled evenly. With --plan-only the command stops there (no run directory needed);
 otherwise the policy of --run-dir pursues the plan in --episodes fresh scenes, moving to the
 next sub-goal when the run's detector confirms the current one; success is judged by the
@@ -67,14 +69,14 @@ episode), "success_rate", "episodes", "outcomes"}.""")
                    help="fresh scenes to execute the plan in (default 1: one-shot)")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="selects the fresh scenes (default 0)")
-    p.add_argument("--detector", default="default", metavar="RECIPE|DIR",
-                   help="the detector that reads the video: default (the embedded default, "
-                        "trained with the arm in random colours, so another robot's colours are "
-                        "not read as cubes; built and cached on first use), plain (the recipe "
-                        "without arm colours, for comparison), reader (a cube localiser and a "
-                        "CLIP scorer of the crop around the cubes, trained on randomised looks: "
-                        "any camera, arm, table and light; built and cached on first use, "
-                        "~12 min here), or a detector or reader checkpoint directory")
+    p.add_argument("--detector", default=READER, metavar="RECIPE|DIR",
+                   help="what reads the video: reader (the default: the cube localiser, the "
+                        "CLIP scorer of the crop around the cubes and the cubes' tracks, trained "
+                        "on randomised looks: any camera, arm, table and light; built and "
+                        "cached on first use, ~8-14 min here), default (the agent's own detector, "
+                        "trained on its two fixed cameras with the arm in random colours; each "
+                        "view centre-cropped to a square), plain (that recipe without arm "
+                        "colours), or a detector or reader checkpoint directory")
     p.add_argument("--min-confidence", type=probability, default=DecodeConfig.min_confidence,
                    help="the plan's posterior probability below which the video counts as "
                         f"unreadable (default {DecodeConfig.min_confidence})")
@@ -144,8 +146,8 @@ def run_imitate(args: argparse.Namespace) -> int:
     if args.run_dir is None and not args.plan_only:
         raise UsageError("--run-dir is required (or --plan-only to read the plan without acting)")
     if args.clip is not None and args.detector not in DETECTOR_RECIPES:
-        raise UsageError("--clip applies to a recipe's default detector, not to a --detector "
-                         "directory")
+        raise UsageError("--clip applies to the detector recipes (--detector default or "
+                         "plain), not to the video reader or a directory")
     if args.run_dir is not None and not (args.run_dir / "config.json").is_file():
         raise UsageError(f"not a run directory (no config.json): {str(args.run_dir)!r}")
     watch = WatchConfig(max_frames=args.max_frames, views=args.views,
@@ -196,13 +198,10 @@ def check_video_detector(choice: str) -> None:
     """--detector names a recipe (its default detector's weights checked) or a detector
     directory (its files checked), before any video is read."""
     from experiments.collect_infer.prepare import check_detector_dir
+    from perception.factory import find_pretrained
 
-    if choice == READER:
-        return
-    if choice in DETECTOR_RECIPES:
-        from perception.factory import find_pretrained
-
-        find_pretrained()  # a malformed LANGSTACK_CLIP_PRETRAINED fails here
+    find_pretrained()  # a malformed LANGSTACK_CLIP_PRETRAINED fails here, whatever reads
+    if choice in (READER, *DETECTOR_RECIPES):
         return
     if not Path(choice).is_dir():
         raise UsageError(f"--detector: {choice!r} is neither a recipe "

@@ -47,8 +47,9 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
                         "sizes, idle seconds; the training families and each held-out one "
                         "(sim.styles.HELD_OUT); plan accuracy per split (default 0; 2 takes "
                         "~3 min here)")
-    e.add_argument("--detector", default="default", metavar="RECIPE|DIR",
-                   help="the detector that reads the videos (see `langstack imitate --help`)")
+    e.add_argument("--detector", default="reader", metavar="RECIPE|DIR",
+                   help="what reads the videos: reader (the default), a detector recipe or a "
+                        "directory (see `langstack imitate --help`)")
     add_json_flag(e)
     e.set_defaults(func=run_video_cmd)
 

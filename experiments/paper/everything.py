@@ -217,15 +217,16 @@ def video_step(cfg: AllConfig, out: Path, progress: bool,
     """One-shot imitation: shifted demo videos, read and executed by the exploration's Triple
     Stack framework run of seed 0 (plans only if that run is missing)."""
     from experiments.collect_infer.rundir import task_slug
+    from experiments.imitation.reader_build import ensure_reader
     from experiments.paper.video import DEFAULT_INSTRUCTIONS, run_video_experiment
-    from perception import load_detector
+    from perception.reader import VideoReader
 
     run_dir = (out.parent / "exploration" / "runs"
                / f"{task_slug('stack all three objects')}__framework__0")
     if not (run_dir / "config.json").is_file():
         say(f"video: no exploration run at {run_dir}: plan accuracy only")
         run_dir = None
-    detector = load_detector(None, device="cpu", build_if_missing=True, progress=progress)
+    detector = VideoReader.load(ensure_reader(progress=progress, say=say))  # imitate's default
     run_video_experiment(list(DEFAULT_INSTRUCTIONS), range(cfg.seeds), out, run_dir,
                          cfg.video_episodes if run_dir else 0, detector, progress=progress,
                          foreign=cfg.foreign_videos)
