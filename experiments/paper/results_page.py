@@ -37,8 +37,10 @@ What this implementation does differently from Di Palo et al. (2023), and why:
 - **Detector**: a small CLIP (open_clip `langstack-rn-tiny`) trained from scratch on
   simulator frames with an auxiliary state-regression loss, instead of pretrained CLIP
   fine-tuned; its threshold gamma is ~0.1 on its cosine scale (the paper's 0.8 is on another
-  scale). Each threshold is calibrated on frames of the view it judges: the agent's on the
-  Panda as rendered, the video reader's on painted and other arms.
+  scale). Its threshold is calibrated on frames of the Panda as rendered, the view it judges.
+- **Reading videos**: the paper reads demonstrations with its CLIP detector; here a separate
+  video reader does (a cube keypoint net, a CLIP scorer of the crop around the cubes and the
+  cubes' tracks, trained on randomised looks), and the plan is decoded with a physics HMM.
 - **Hindsight labels**: single-step: the step after which a sub-goal caption first appears is
   labelled with that sub-goal, not the whole trajectory segment.
 - **Exploration**: count-based per sub-goal (a random action with probability
