@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perception.captions import CAPTIONS, GRASP_RE, ON_TOP_RE
-from sim.objects import COLORS
+from perception.captions import CAPTIONS, COLORS, GRASP_RE, ON_TOP_RE
 
 
 @dataclass(frozen=True)
