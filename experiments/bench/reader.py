@@ -19,18 +19,18 @@ def demo_frames(count: int) -> Any:
     """``(count, 1, H, W, 3)`` frames of foreign demo ``val`` #0, repeated as needed."""
     import numpy as np
 
-    from experiments.imitation.styled_frames import split_families
     from sim.demo import foreign_demo_config, render_demo
+    from sim.styles import TRAIN  # the val demos' families: the training ones
 
-    demo = render_demo("stack all three objects", foreign_demo_config("val", split_families("val"), 0))
+    demo = render_demo("stack all three objects", foreign_demo_config("val", TRAIN, 0))
     reps = -(-count // len(demo.frames))
     return np.concatenate([demo.frames] * reps)[:count]
 
 
-def measure(reader_dir: str | Path | None, frames: int, threads: int,
+def measure(reader_dir: str | Path, frames: int, threads: int,
             say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Frames/s of :meth:`VideoReader.read` over ``frames`` demo frames with ``threads``
-    torch threads; ``reader_dir`` None: the cached default reader (built on first use)."""
+    torch threads, read by the reader saved in ``reader_dir``."""
     if frames < 1 or threads < 1:
         raise ValueError(f"frames and threads must be >= 1, got {frames} and {threads}")
     import torch
@@ -38,10 +38,6 @@ def measure(reader_dir: str | Path | None, frames: int, threads: int,
     from perception.reader import VideoReader
 
     torch.set_num_threads(threads)
-    if reader_dir is None:
-        from experiments.imitation.reader_build import ensure_reader
-
-        reader_dir = ensure_reader(progress=True, say=say)
     reader = VideoReader.load(reader_dir)
     if say:
         say(f"reader: {reader_dir}")

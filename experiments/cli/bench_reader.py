@@ -31,7 +31,12 @@ def run(args: argparse.Namespace) -> int:
     if args.reader is not None and not is_reader(args.reader):
         raise UsageError(f"--reader: {args.reader} holds no video reader (no reader.json; "
                          "a reader is built by `langstack imitate VIDEO --detector reader`)")
-    result = measure(args.reader, args.frames, args.threads, say=say)
+    reader = args.reader
+    if reader is None:
+        from experiments.imitation.reader_build import ensure_reader
+
+        reader = ensure_reader(progress=not args.json, say=say)
+    result = measure(reader, args.frames, args.threads, say=say)
     h, w = result["frame_hw"]
     human = (f"reader: {result['frames_per_s']:.0f} frames/s ({h}x{w} frames, "
              f"{result['threads']} threads, scorer {result['scorer']} at "
