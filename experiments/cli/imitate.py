@@ -69,14 +69,15 @@ episode), "success_rate", "episodes", "outcomes"}.""")
                    help="fresh scenes to execute the plan in (default 1: one-shot)")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="selects the fresh scenes (default 0)")
-    p.add_argument("--detector", default=READER, metavar="RECIPE|DIR",
-                   help="what reads the video: reader (the default: the cube localiser, the "
-                        "CLIP scorer of the crop around the cubes and the cubes' tracks, trained "
-                        "on randomised looks: any camera, arm, table and light; built and "
-                        "cached on first use, ~8-14 min here), default (the agent's own detector, "
-                        "trained on its two fixed cameras with the arm in random colours; each "
-                        "view centre-cropped to a square), plain (that recipe without arm "
-                        "colours), or a detector or reader checkpoint directory")
+    p.add_argument("--detector", default=None, metavar="RECIPE|DIR",
+                   help="what reads the video: reader (the default without --clip: the cube "
+                        "localiser, the CLIP scorer of the crop around the cubes and the cubes' "
+                        "tracks, trained on randomised looks: any camera, arm, table and light; "
+                        "built and cached on first use, ~8-14 min here), default (the default "
+                        "with --clip: the agent's own detector, trained on its two fixed cameras "
+                        "with the arm in random colours; each view centre-cropped to a square), "
+                        "plain (that recipe without arm colours), or a detector or reader "
+                        "checkpoint directory")
     p.add_argument("--min-confidence", type=probability, default=DecodeConfig.min_confidence,
                    help="the plan's posterior probability below which the video counts as "
                         f"unreadable (default {DecodeConfig.min_confidence})")
@@ -145,9 +146,11 @@ def run_imitate(args: argparse.Namespace) -> int:
     apply_hub_flags(args)
     if args.run_dir is None and not args.plan_only:
         raise UsageError("--run-dir is required (or --plan-only to read the plan without acting)")
-    if args.clip is not None and args.detector not in DETECTOR_RECIPES:
-        raise UsageError("--clip applies to the detector recipes (--detector default or "
-                         "plain), not to the video reader or a directory")
+    choice = args.detector or ("default" if args.clip is not None else READER)
+    if args.clip is not None and choice not in DETECTOR_RECIPES:
+        raise UsageError("--clip applies to the detector recipes (--detector default or plain), "
+                         + ("not to the video reader" if choice == READER
+                            else "not to a --detector directory"))
     if args.run_dir is not None and not (args.run_dir / "config.json").is_file():
         raise UsageError(f"not a run directory (no config.json): {str(args.run_dir)!r}")
     watch = WatchConfig(max_frames=args.max_frames, views=args.views,
@@ -157,8 +160,8 @@ def run_imitate(args: argparse.Namespace) -> int:
     if args.run_dir is not None:
         check_imitating_run(args.run_dir)
     use_clip(args.clip)  # fetched (or the fallback said) before the detector is built
-    check_video_detector(args.detector)
-    detector = load_video_detector(args.detector, progress=not args.json)
+    check_video_detector(choice)
+    detector = load_video_detector(choice, progress=not args.json)
     video = read_plan(frames, detector, watch, progress=not args.json)
     result: dict[str, Any] = {"video": args.video, **video.summary()}
     if not video.readable:

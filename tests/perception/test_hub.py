@@ -184,6 +184,8 @@ def test_offline_never_asks_the_hub(hub, capsys, monkeypatch) -> None:
      "not to --detector oracle"),
     (["imitate", "v.mp4", "--plan-only", "--clip", CLIP, "--detector", "x"],
      "not to a --detector directory"),
+    (["imitate", "v.mp4", "--plan-only", "--clip", CLIP, "--detector", "reader"],
+     "not to the video reader"),
 ])
 def test_bad_clip_values_are_refused_before_any_work(argv, message, capsys, monkeypatch,
                                                      tmp_path) -> None:
