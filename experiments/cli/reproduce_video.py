@@ -45,8 +45,8 @@ def register_experiment(rsub: argparse._SubParsersAction) -> None:
                    help="also N foreign videos per instruction (stacks, towers, a grasp) and "
                         "style split: one camera anywhere, other arms, tables, light, frame "
                         "sizes, idle seconds; the training families and each held-out one "
-                        "(sim.styles.HELD_OUT); plan accuracy per split (default 0; 2 takes "
-                        "~3 min here)")
+                        "(sim.styles.HELD_OUT); plan accuracy per split and, with a run, "
+                        "execution success (default 0; 2 takes ~4 min here without a run)")
     e.add_argument("--detector", default="reader", metavar="RECIPE|DIR",
                    help="what reads the videos: reader (the default), a detector recipe or a "
                         "directory (see `langstack imitate --help`)")
@@ -72,7 +72,10 @@ def run_video_cmd(args: argparse.Namespace) -> int:
     elif run_dir is None and (DEFAULT_RUN / "config.json").is_file():
         run_dir = DEFAULT_RUN
     if run_dir is not None:
-        check_imitating_run(run_dir, instructions)
+        from experiments.paper.video import FOREIGN_INSTRUCTIONS
+
+        check_imitating_run(run_dir, instructions
+                            + (list(FOREIGN_INSTRUCTIONS) if args.foreign else []))
     check_video_detector(args.detector)
     if run_dir is None:
         say("no run (--episodes 0, or no --run-dir and no exploration Triple Stack run): "

@@ -70,7 +70,8 @@ def run_video_experiment(instructions: Sequence[str], seeds: Sequence[int], out:
     text = markdown(summary)
     if foreign:
         summary["foreign"] = run_foreign_videos(FOREIGN_INSTRUCTIONS, foreign, out, detector,
-                                                progress=progress)
+                                                progress=progress, run_dir=run_dir,
+                                                episodes=episodes)
         text += "\n" + foreign_markdown(summary["foreign"])
     (out / "video.json").write_text(json.dumps(summary, indent=1))
     (out / "video.md").write_text(text)
@@ -146,10 +147,13 @@ def markdown(summary: dict[str, Any]) -> str:
 
 
 def run_foreign_videos(instructions: Sequence[str], videos: int, out: Path, detector: Any,
-                       splits: Sequence[str] = FOREIGN_SPLITS,
-                       progress: bool = True) -> dict[str, Any]:
+                       splits: Sequence[str] = FOREIGN_SPLITS, progress: bool = True,
+                       run_dir: Path | None = None, episodes: int = 0) -> dict[str, Any]:
     """``videos`` foreign videos per instruction and style split, read by ``detector``; plan
-    accuracy per split (Wilson 95%). Writes the videos under ``OUT/foreign/``."""
+    accuracy per split (Wilson 95%). With ``run_dir`` and ``episodes``, the run's policy also
+    executes each plan read surely in that many fresh scenes, judged on the demonstrated task;
+    per split, the mean success over all videos and over the videos read right. Writes the
+    videos under ``OUT/foreign/``."""
     from experiments.collect_infer.rundir import task_slug
     from experiments.collect_infer.stats import wilson
     from experiments.collect_infer.tasks import task_for
@@ -178,30 +182,54 @@ def run_foreign_videos(instructions: Sequence[str], videos: int, out: Path, dete
                      "expected_plan": expected, "plan": video.plan,
                      "plan_correct": video.plan == expected, "readable": video.readable,
                      "confidence": round(video.confidence, 4)})
+        if run_dir is not None and episodes:
+            plan = video.plan if video.readable else []
+            rows[-1].update(_execute(run_dir, plan, ins, episodes, i * videos + k))
     per_split = []
     for split in splits:
         mine = [r for r in rows if r["split"] == split]
         k, n = sum(r["plan_correct"] for r in mine), len(mine)
         per_split.append({"split": split, "videos": n, "plan_correct": k,
                           "plan_accuracy": k / n if n else None, "wilson95": list(wilson(k, n)),
-                          "readable": sum(r["readable"] for r in mine)})
+                          "readable": sum(r["readable"] for r in mine),
+                          **_split_success(mine)})
     return {"splits": per_split, "videos": rows, "videos_per_instruction": videos,
-            "instructions": list(instructions)}
+            "instructions": list(instructions),
+            "episodes_per_video": episodes if run_dir is not None else 0}
+
+
+def _split_success(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean execution success over a split's videos and over those read right (None where
+    nothing was executed)."""
+    if not rows or "success_rate" not in rows[0]:
+        return {"success_rate": None, "success_when_right": None}
+    right = [r["success_rate"] for r in rows if r["plan_correct"]]
+    return {"success_rate": float(np.mean([r["success_rate"] for r in rows])),
+            "success_when_right": float(np.mean(right)) if right else None}
 
 
 def foreign_markdown(foreign: dict[str, Any]) -> str:
-    """The foreign videos' table: plan accuracy per style split."""
+    """The foreign videos' table: plan accuracy per style split (and execution success when
+    plans were executed)."""
+    ran = bool(foreign.get("episodes_per_video"))
+    extra = " execution success | ... on plans read right |" if ran else ""
     lines = ["## Foreign videos (one camera, other arms, tables, light; sim.styles)", "",
-             "| style families | videos | plan exactly right [Wilson 95%] | read surely |",
-             "|---|---:|---|---:|"]
+             "| style families | videos | plan exactly right [Wilson 95%] | read surely |" + extra,
+             "|---|---:|---|---:|" + ("---:|---:|" if ran else "")]
     for r in foreign["splits"]:
         lo, hi = r["wilson95"]
         acc = "-" if r["plan_accuracy"] is None else f"{r['plan_accuracy']:.2f}"
-        lines.append(f"| {r['split']} | {r['videos']} | {acc} [{lo:.2f}, {hi:.2f}] "
-                     f"({r['plan_correct']}/{r['videos']}) | {r['readable']} |")
+        row = (f"| {r['split']} | {r['videos']} | {acc} [{lo:.2f}, {hi:.2f}] "
+               f"({r['plan_correct']}/{r['videos']}) | {r['readable']} |")
+        if ran:
+            row += "".join(" - |" if v is None else f" {v:.2f} |"
+                           for v in (r["success_rate"], r["success_when_right"]))
+        lines.append(row)
     lines += ["", f"{foreign['videos_per_instruction']} video(s) per instruction and split, of: "
               + "; ".join(foreign["instructions"]) + ". Held-out families are never drawn for "
-              "training a reader (`sim.styles.HELD_OUT`).", ""]
+              "training a reader (`sim.styles.HELD_OUT`)."
+              + (f" Each plan read surely is executed in {foreign['episodes_per_video']} fresh "
+                 "scenes, judged on the demonstrated task." if ran else ""), ""]
     return "\n".join(lines)
 
 

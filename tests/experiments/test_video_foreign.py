@@ -43,3 +43,25 @@ def test_the_shifted_video_experiment_writes_its_table(tmp_path, tiny_detector) 
     assert json.loads((tmp_path / "video.json").read_text())["plan_accuracy"] == \
         summary["plan_accuracy"]
     assert "| **all** | 1 |" in (tmp_path / "video.md").read_text()
+
+
+def test_foreign_plans_are_executed_by_a_run_and_tabulated(tmp_path, tiny_detector) -> None:
+    """With a run, each foreign video's plan (when read surely) is executed in fresh scenes;
+    the split reports success over all videos and over those read right."""
+    from perception import load_detector
+    from tests.experiments.test_imitate import _make_run
+
+    run = _make_run(tmp_path / "run", tiny_detector, task=GRASP)
+    detector = load_detector(str(tiny_detector), progress=False)
+    out = run_foreign_videos([GRASP], 1, tmp_path / "out", detector, splits=("train",),
+                             progress=False, run_dir=run, episodes=1)
+    row, split = out["videos"][0], out["splits"][0]
+    assert out["episodes_per_video"] == 1
+    assert row["episodes"] == (1 if row["readable"] and row["plan"] else 0)
+    assert 0.0 <= row["success_rate"] <= 1.0 and split["success_rate"] == row["success_rate"]
+    assert split["success_when_right"] == (row["success_rate"] if row["plan_correct"] else None)
+    assert "on plans read right" in foreign_markdown(out)
+    plain = run_foreign_videos([GRASP], 1, tmp_path / "plain", detector, splits=("train",),
+                               progress=False)
+    assert plain["splits"][0]["success_rate"] is None
+    assert "on plans read right" not in foreign_markdown(plain)
