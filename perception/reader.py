@@ -40,7 +40,8 @@ SMOOTH_FRAMES = 5
 
 
 class VideoReader:
-    """Scores of video frames for every caption, read from crops around the cubes."""
+    """Evidence of video frames for every caption: the crops around the cubes, scored, and
+    the cubes' tracks."""
 
     def __init__(self, localiser: Any, detector: Detector, rule: CropRule = CropRule(),
                  meta: dict[str, Any] | None = None, tracks: TrackConfig = TrackConfig()) -> None:
@@ -84,15 +85,10 @@ class VideoReader:
         pts = self.points(frames, smooth) if points is None else points
         return np.stack([crop(f, self.rule.window(p, hw), size) for f, p in zip(frames, pts)])
 
-    def frame_scores(self, views: np.ndarray, smooth: int = SMOOTH_FRAMES) -> np.ndarray:
-        """``(N, V, H, W, 3)`` frames of a video (V side-by-side views) -> ``(N, K)`` scores
-        (CAPTIONS order), the views' mean."""
-        return self.read(views, smooth)[0]
-
     def read(self, views: np.ndarray, smooth: int = SMOOTH_FRAMES) -> tuple[np.ndarray, np.ndarray]:
-        """``(N, V, H, W, 3)`` consecutive frames -> the crops' ``(N, K)`` scores and the cube
-        tracks' ``(N, K)`` evidence (:func:`perception.tracks.track_evidence`), each the
-        views' mean."""
+        """``(N, V, H, W, 3)`` consecutive frames of a video (V side-by-side views) -> the
+        crops' ``(N, K)`` scores (CAPTIONS order) and the cube tracks' ``(N, K)`` evidence
+        (:func:`perception.tracks.track_evidence`), each the views' mean."""
         scores, evidence = [], []
         for v in range(views.shape[1]):
             frames = views[:, v]
