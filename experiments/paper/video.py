@@ -164,6 +164,7 @@ def run_foreign_videos(instructions: Sequence[str], videos: int, out: Path, dete
     from sim.demo import foreign_demo_config
 
     planner = make_planner("auto")
+    executed = run_dir is not None and episodes > 0
     (out / "foreign").mkdir(parents=True, exist_ok=True)
     jobs = [(split, i, ins, k) for split in splits for i, ins in enumerate(instructions)
             for k in range(videos)]
@@ -182,7 +183,7 @@ def run_foreign_videos(instructions: Sequence[str], videos: int, out: Path, dete
                      "expected_plan": expected, "plan": video.plan,
                      "plan_correct": video.plan == expected, "readable": video.readable,
                      "confidence": round(video.confidence, 4)})
-        if run_dir is not None and episodes:
+        if executed:
             plan = video.plan if video.readable else []
             rows[-1].update(_execute(run_dir, plan, ins, episodes, i * videos + k))
     per_split = []
@@ -192,20 +193,18 @@ def run_foreign_videos(instructions: Sequence[str], videos: int, out: Path, dete
         per_split.append({"split": split, "videos": n, "plan_correct": k,
                           "plan_accuracy": k / n if n else None, "wilson95": list(wilson(k, n)),
                           "readable": sum(r["readable"] for r in mine),
-                          **_split_success(mine)})
+                          **_split_success(mine, executed)})
     return {"splits": per_split, "videos": rows, "videos_per_instruction": videos,
             "instructions": list(instructions),
-            "episodes_per_video": episodes if run_dir is not None else 0}
+            "episodes_per_video": episodes if executed else 0}
 
 
-def _split_success(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _split_success(rows: list[dict[str, Any]], executed: bool) -> dict[str, Any]:
     """Mean execution success over a split's videos and over those read right (None where
     nothing was executed)."""
-    if not rows or "success_rate" not in rows[0]:
-        return {"success_rate": None, "success_when_right": None}
-    right = [r["success_rate"] for r in rows if r["plan_correct"]]
-    return {"success_rate": float(np.mean([r["success_rate"] for r in rows])),
-            "success_when_right": float(np.mean(right)) if right else None}
+    right = [r for r in rows if r["plan_correct"]]
+    return {"success_rate": _mean_success(rows, executed) if rows else None,
+            "success_when_right": _mean_success(right, executed) if right else None}
 
 
 def foreign_markdown(foreign: dict[str, Any]) -> str:
