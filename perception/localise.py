@@ -5,7 +5,10 @@ The video reader (:mod:`perception.reader`) judges a crop around the cubes
 square to one heat map per cube colour (``sim``'s red, green and blue, in that order) at a
 quarter of the input's resolution, trained with a spatial softmax against the cube's true
 image point, which the simulator knows. A point is read as the heat-weighted mean of the
-cells around the hottest one (sub-cell precision). It is trained in seconds to minutes on
+cells around the hottest one (sub-cell precision). Beside each heat map, four maps say how
+big a cube at that cell looks (:meth:`sim.styles.Style.cube_geometry`: the image vector of
+one cube height up and of one cube side across), read with the same weights; they give the
+cube tracks (:mod:`perception.tracks`) their length scale in any view. It is trained in seconds to minutes on
 randomised frames (``experiments.imitation.styled_frames``) and is tiny (~0.1 M parameters).
 """
 from __future__ import annotations
@@ -22,10 +25,15 @@ INPUT = 128
 """Side of the square input (pixels); frames of any size are squashed to it."""
 N_POINTS = 3
 """One heat map per cube."""
+N_GEOMETRY = 4
+"""Per cube: one cube height up and one cube side across, (row, column) fractions each."""
+GEOMETRY_SCALE = 10.0
+"""The geometry maps predict fractions times this (values near 1)."""
 
 
 class Localiser(torch.nn.Module):
-    """Frames ``(B, 3, INPUT, INPUT)`` in [0, 1] -> logits ``(B, N_POINTS, INPUT/4, INPUT/4)``."""
+    """Frames ``(B, 3, INPUT, INPUT)`` in [0, 1] -> ``(B, N_POINTS * (1 + N_GEOMETRY),
+    INPUT/4, INPUT/4)``: the cubes' heat logits, then each cube's geometry maps."""
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
@@ -38,7 +46,7 @@ class Localiser(torch.nn.Module):
         self.body = torch.nn.Sequential(
             *block(3, w // 2, 2), *block(w // 2, w // 2), *block(w // 2, w, 2), *block(w, w),
             *block(w, w, dilation=2), *block(w, w, dilation=4), *block(w, w, dilation=8),
-            torch.nn.Conv2d(w, N_POINTS, 1))
+            torch.nn.Conv2d(w, N_POINTS * (1 + N_GEOMETRY), 1))
         self.width = width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,21 +62,37 @@ def to_input(frames: np.ndarray) -> torch.Tensor:
     return x
 
 
+def _peak_weights(logits: torch.Tensor, window: int) -> torch.Tensor:
+    """Heat logits ``(B, K, G, G)`` -> softmax weights over the cells within ``window`` of
+    the hottest one (zero elsewhere)."""
+    b, k, g, _ = logits.shape
+    best = logits.flatten(2).argmax(-1)  # (B, K)
+    r0, c0 = (best // g).float(), (best % g).float()
+    cells = torch.arange(g, dtype=torch.float32)
+    near = ((cells.view(1, 1, g, 1) - r0[..., None, None]).abs() <= window) & \
+           ((cells.view(1, 1, 1, g) - c0[..., None, None]).abs() <= window)
+    return torch.softmax(logits.masked_fill(~near, -1e9).flatten(2), -1).view(b, k, g, g)
+
+
 def read_points(logits: torch.Tensor, window: int = 2) -> np.ndarray:
     """Heat maps ``(B, K, G, G)`` -> points ``(B, K, 2)`` as (row, column) fractions: the
     softmax-weighted mean of the cells within ``window`` of the hottest one."""
-    b, k, g, _ = logits.shape
-    flat = logits.flatten(2)
-    best = flat.argmax(-1)  # (B, K)
-    r0, c0 = (best // g).float(), (best % g).float()
-    rows = torch.arange(g, dtype=torch.float32).view(1, 1, g, 1).expand(b, k, g, g)
-    cols = torch.arange(g, dtype=torch.float32).view(1, 1, 1, g).expand(b, k, g, g)
-    near = ((rows - r0[..., None, None]).abs() <= window) & \
-           ((cols - c0[..., None, None]).abs() <= window)
-    p = torch.softmax(logits.masked_fill(~near, -1e9).flatten(2), -1).view(b, k, g, g)
-    r = (p * rows).sum((-1, -2)) + 0.5
-    c = (p * cols).sum((-1, -2)) + 0.5
+    g = logits.shape[-1]
+    p = _peak_weights(logits, window)
+    cells = torch.arange(g, dtype=torch.float32) + 0.5
+    r = (p.sum(-1) * cells).sum(-1)
+    c = (p.sum(-2) * cells).sum(-1)
     return (torch.stack([r, c], -1) / g).numpy()
+
+
+def read(out: torch.Tensor, window: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The localiser's output -> cube points ``(B, K, 2)`` and cube geometry ``(B, K, 4)``
+    (fractions), the geometry read with the points' weights."""
+    b, _, g, _ = out.shape
+    logits, maps = out[:, :N_POINTS], out[:, N_POINTS:].view(b, N_POINTS, N_GEOMETRY, g, g)
+    p = _peak_weights(logits, window)
+    geometry = (maps * p[:, :, None]).sum((-1, -2)) / GEOMETRY_SCALE
+    return read_points(logits, window), geometry.numpy()
 
 
 @dataclass(frozen=True)
@@ -82,19 +106,26 @@ class LocaliserTrainConfig:
     width: int = 32
     seed: int = 0
     threads: int = 2
+    geometry_weight: float = 1.0
+    """Weight of the geometry maps' L1 loss (at the true cells) beside the points' loss."""
 
 
-def _augment(x: torch.Tensor, pts: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror half the batch left-right (points follow) and jitter brightness and contrast."""
+def _augment(x: torch.Tensor, pts: torch.Tensor, geo: torch.Tensor, gen: torch.Generator
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mirror half the batch left-right (points and geometry follow: the up vector's column
+    changes sign, the side vector, kept pointing right, its row) and jitter brightness and
+    contrast."""
     b = x.shape[0]
     flip = torch.rand(b, generator=gen) < 0.5
     x = torch.where(flip.view(b, 1, 1, 1), x.flip(-1), x)
-    pts = pts.clone()
+    pts, geo = pts.clone(), geo.clone()
     pts[flip, :, 1] = 1 - pts[flip, :, 1]
+    geo[flip, :, 1] = -geo[flip, :, 1]
+    geo[flip, :, 2] = -geo[flip, :, 2]
     mean = x.mean((1, 2, 3), keepdim=True)
     contrast = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.5
     bright = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.5
-    return (((x - mean) * contrast + mean) * bright).clamp(0, 1), pts
+    return (((x - mean) * contrast + mean) * bright).clamp(0, 1), pts, geo
 
 
 def _targets(pts: torch.Tensor, g: int) -> torch.Tensor:
@@ -103,9 +134,11 @@ def _targets(pts: torch.Tensor, g: int) -> torch.Tensor:
     return cell[..., 0] * g + cell[..., 1]
 
 
-def train_localiser(frames: np.ndarray, points: np.ndarray, cfg: LocaliserTrainConfig | None = None,
+def train_localiser(frames: np.ndarray, points: np.ndarray, geometry: np.ndarray,
+                    cfg: LocaliserTrainConfig | None = None,
                     progress: bool = True) -> tuple[Localiser, dict[str, Any]]:
-    """Train on ``frames`` ``(N, H, W, 3)`` uint8 with their cubes' ``points`` ``(N, 3, 2)``."""
+    """Train on ``frames`` ``(N, H, W, 3)`` uint8 with their cubes' ``points`` ``(N, 3, 2)``
+    and ``geometry`` ``(N, 3, 4)`` (:meth:`sim.styles.Style.cube_geometry`)."""
     from tqdm import tqdm
 
     cfg = cfg or LocaliserTrainConfig()
@@ -116,6 +149,11 @@ def train_localiser(frames: np.ndarray, points: np.ndarray, cfg: LocaliserTrainC
     x_all = torch.cat([to_input(frames[i:i + 256]) for i in range(0, len(frames), 256)])
     x_all = (x_all * 255).round().to(torch.uint8)
     p_all = torch.from_numpy(np.asarray(points, dtype=np.float32))
+    g_all = torch.from_numpy(np.asarray(geometry, dtype=np.float32)) * GEOMETRY_SCALE
+    if p_all.shape != (len(x_all), N_POINTS, 2) or g_all.shape != (len(x_all), N_POINTS, N_GEOMETRY):
+        raise ValueError(f"{len(x_all)} frames need points ({len(x_all)}, {N_POINTS}, 2) and "
+                         f"geometry ({len(x_all)}, {N_POINTS}, {N_GEOMETRY}), got "
+                         f"{tuple(p_all.shape)} and {tuple(g_all.shape)}")
     net = Localiser(cfg.width)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n, batch = len(x_all), min(cfg.batch_size, len(x_all))
@@ -127,10 +165,14 @@ def train_localiser(frames: np.ndarray, points: np.ndarray, cfg: LocaliserTrainC
         perm = torch.randperm(n, generator=gen)
         for i in range(max(1, n // batch)):
             idx = perm[i * batch:(i + 1) * batch]
-            x, pts = _augment(x_all[idx].float() / 255, p_all[idx], gen)
-            logits = net(x)
-            g = logits.shape[-1]
-            loss = F.cross_entropy(logits.flatten(2).flatten(0, 1), _targets(pts, g).flatten())
+            x, pts, geo = _augment(x_all[idx].float() / 255, p_all[idx], g_all[idx], gen)
+            out = net(x)
+            b, _, g, _ = out.shape
+            cells = _targets(pts, g)  # (B, K)
+            loss = F.cross_entropy(out[:, :N_POINTS].flatten(2).flatten(0, 1), cells.flatten())
+            maps = out[:, N_POINTS:].reshape(b, N_POINTS, N_GEOMETRY, g * g)
+            at = maps.gather(-1, cells[:, :, None, None].expand(b, N_POINTS, N_GEOMETRY, 1))
+            loss = loss + cfg.geometry_weight * F.smooth_l1_loss(at[..., 0], geo, beta=0.1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -144,10 +186,18 @@ def train_localiser(frames: np.ndarray, points: np.ndarray, cfg: LocaliserTrainC
 
 
 @torch.no_grad()
+def measure(net: Localiser, frames: np.ndarray, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, H, W, 3)`` uint8 frames -> cube points ``(N, 3, 2)`` (row, column fractions) and
+    cube geometry ``(N, 3, 4)`` (see :meth:`sim.styles.Style.cube_geometry`)."""
+    out = [read(net(to_input(frames[i:i + chunk]))) for i in range(0, len(frames), chunk)]
+    if not out:
+        return np.zeros((0, N_POINTS, 2), np.float32), np.zeros((0, N_POINTS, N_GEOMETRY), np.float32)
+    return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+
+
 def locate(net: Localiser, frames: np.ndarray, chunk: int = 64) -> np.ndarray:
     """``(N, H, W, 3)`` uint8 frames -> cube points ``(N, 3, 2)`` (row, column fractions)."""
-    out = [read_points(net(to_input(frames[i:i + chunk]))) for i in range(0, len(frames), chunk)]
-    return np.concatenate(out) if out else np.zeros((0, N_POINTS, 2), np.float32)
+    return measure(net, frames, chunk)[0]
 
 
 def point_error(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -156,3 +206,12 @@ def point_error(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     d = np.linalg.norm(np.asarray(pred) - np.asarray(truth), axis=-1).ravel()
     return {"median": float(np.median(d)), "p90": float(np.percentile(d, 90)),
             "within_0.05": float(np.mean(d <= 0.05))}
+
+
+def geometry_error(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Median error of geometry ``(N, K, 4)`` relative to the true cube side's length: of the
+    side's length and of the up vector."""
+    pred, truth = np.asarray(pred, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    side = np.maximum(np.linalg.norm(truth[..., 2:], axis=-1), 1e-9)
+    return {"side_rel_median": float(np.median(np.abs(np.linalg.norm(pred[..., 2:], axis=-1) - side) / side)),
+            "up_rel_median": float(np.median(np.linalg.norm(pred[..., :2] - truth[..., :2], axis=-1) / side))}

@@ -3,15 +3,15 @@
 A video someone else recorded shows the cubes small, anywhere in the picture, next to an arm
 and a table the agent's detector never saw. The reader therefore works in two steps:
 
-1. :mod:`perception.localise` finds each cube's image point in the frame (squashed square);
-   the points are smoothed over time with a running median (the cubes rest most of the time
-   and a localiser's slips are brief);
+1. :mod:`perception.localise` finds each cube's image point in the frame (squashed square)
+   and how big a cube looks there; the points are smoothed over time with a running median
+   (the cubes rest most of the time and a localiser's slips are brief);
 2. the square around them (:class:`perception.crop.CropRule`) is cut from the frame at its
    own resolution, resized to the CLIP model's input, and scored against the captions by a
    :class:`perception.detector.Detector` trained on such crops.
 
 The points also witness on their own (:mod:`perception.tracks`): a cube that moves is held,
-one carried next to another rests on it. :meth:`VideoReader.read` returns both witnesses'
+one carried to one cube height above another rests on it. :meth:`VideoReader.read` returns both witnesses'
 evidence; the plan decoder adds them.
 
 A reader is saved as a directory: the detector's files, ``localiser.safetensors`` and
@@ -34,7 +34,7 @@ from perception.tracks import TrackConfig, track_evidence
 
 READER_FILE = "reader.json"
 LOCALISER_FILE = "localiser.safetensors"
-READER_FORMAT = 1
+READER_FORMAT = 2
 SMOOTH_FRAMES = 5
 """Running-median window over a video's cube points (frames)."""
 
@@ -64,17 +64,23 @@ class VideoReader:
         """The reader judges video frames only: its gamma is its video gamma."""
         return self.detector.gamma
 
-    def points(self, frames: np.ndarray, smooth: int = SMOOTH_FRAMES) -> np.ndarray:
+    def measure(self, frames: np.ndarray, smooth: int = SMOOTH_FRAMES) -> tuple[np.ndarray, np.ndarray]:
         """``(N, H, W, 3)`` consecutive frames -> cube points ``(N, 3, 2)``, median-smoothed
-        over ``smooth`` frames."""
-        from perception.localise import locate
+        over ``smooth`` frames, and how big the cubes look there ``(N, 3, 4)``
+        (:func:`perception.localise.measure`)."""
+        from perception.localise import measure
 
-        pts = locate(self.localiser, frames)
+        pts, geometry = measure(self.localiser, frames)
         if smooth > 1 and len(pts) > 1:
             half = smooth // 2
             pad = np.concatenate([pts[:1].repeat(half, 0), pts, pts[-1:].repeat(half, 0)])
             pts = np.stack([np.median(pad[i:i + smooth], axis=0) for i in range(len(pts))])
-        return pts
+        return pts, geometry
+
+    def points(self, frames: np.ndarray, smooth: int = SMOOTH_FRAMES) -> np.ndarray:
+        """``(N, H, W, 3)`` consecutive frames -> cube points ``(N, 3, 2)``, median-smoothed
+        over ``smooth`` frames."""
+        return self.measure(frames, smooth)[0]
 
     def crops(self, frames: np.ndarray, smooth: int = SMOOTH_FRAMES,
               points: np.ndarray | None = None) -> np.ndarray:
@@ -92,10 +98,10 @@ class VideoReader:
         scores, evidence = [], []
         for v in range(views.shape[1]):
             frames = views[:, v]
-            pts = self.points(frames, smooth)
+            pts, geometry = self.measure(frames, smooth)
             crops = self.crops(frames, points=pts)
             scores.append(self.detector.scores(crops[:, None], CAPTIONS))
-            evidence.append(track_evidence(pts, frames.shape[1:3], self.tracks))
+            evidence.append(track_evidence(pts, geometry, frames.shape[1:3], self.tracks))
         return (np.mean(scores, axis=0).astype(np.float32),
                 np.mean(evidence, axis=0).astype(np.float32))
 

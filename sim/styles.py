@@ -153,6 +153,23 @@ class Style:
         top, left, h, w = self.post.window(size)
         return np.stack([(rc[:, 0] - top) / h, (rc[:, 1] - left) / w], axis=1)
 
+    def cube_geometry(self, cubes: np.ndarray, cube_size: float, camera: int = 0) -> np.ndarray:
+        """How big cubes centred at ``cubes`` (N, 3) look in a video frame of ``camera``:
+        (N, 4) = the image vector of one cube height straight up (row, column) and of one
+        cube side across the view (horizontal, perpendicular to the line of sight; signed
+        to point right), each as fractions of the frame's height and width. A cube resting
+        on another sits one height vector from it in the picture."""
+        view = self.visual.cameras[camera]
+        cubes = np.asarray(cubes, dtype=np.float64)
+        right = np.cross(np.subtract(view.target, view.eye), view.up)
+        right[2] = 0.0
+        right *= cube_size / 2 / max(float(np.linalg.norm(right)), 1e-9)
+        at = self.frame_coords(cubes, camera)
+        up = self.frame_coords(cubes + [0.0, 0.0, cube_size], camera) - at
+        side = self.frame_coords(cubes + right, camera) - self.frame_coords(cubes - right, camera)
+        side *= np.where(side[:, 1:] < 0, -1.0, 1.0)
+        return np.concatenate([up, side], axis=1)
+
     def in_view(self, points: np.ndarray, camera: int = 0, margin: float = 0.0) -> np.ndarray:
         """Which world ``points`` (N, 3) fall inside a frame of ``camera`` (after the aspect
         and zoom crops), at least ``margin`` (a fraction of the frame) from its edges."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from experiments.imitation.styled_frames import CROPS_FILE, StyledConfig, generate_styled
 
-READER_VERSION = 1
+READER_VERSION = 2
 """Bump when the recipe changes: cached readers are then rebuilt."""
 CROP_SIZE = 64
 RENDER_SIZE = 256
@@ -40,7 +40,7 @@ def _train_config_default() -> Any:
 def _localiser_config_default() -> Any:
     from perception.localise import LocaliserTrainConfig
 
-    return LocaliserTrainConfig(epochs=6)
+    return LocaliserTrainConfig(epochs=6, width=48)
 
 
 @dataclass
@@ -80,14 +80,16 @@ def styled_split(cfg: StyledConfig, workers: int = 2, progress: bool = True) -> 
     return path
 
 
-def load_styled(path: Path) -> tuple[Any, np.ndarray, Any]:
-    """(whole frames FrameSet, cube points (N, 3, 2), crops FrameSet) of a styled split."""
+def load_styled(path: Path) -> tuple[Any, np.ndarray, np.ndarray, Any]:
+    """(whole frames FrameSet, cube points (N, 3, 2), cube geometry (N, 3, 4), crops
+    FrameSet) of a styled split."""
     from perception.dataset import FrameSet, load_split
 
     whole = load_split(path)
     with np.load(path / CROPS_FILE) as data:
-        crops, points = data["crops"], data["points"]
-    return whole, points, FrameSet(crops, whole.labels, whole.records, whole.config, whole.states)
+        crops, points, geometry = data["crops"], data["points"], data["geometry"]
+    return whole, points, geometry, FrameSet(crops, whole.labels, whole.records, whole.config,
+                                             whole.states)
 
 
 def build_reader(out_dir: str | Path, cfg: ReaderBuildConfig | None = None,
@@ -97,7 +99,7 @@ def build_reader(out_dir: str | Path, cfg: ReaderBuildConfig | None = None,
     import torch
 
     from perception.factory import create_model
-    from perception.localise import locate, point_error, train_localiser
+    from perception.localise import geometry_error, measure, point_error, train_localiser
     from perception.captions import CAPTIONS
     from perception.reader import VideoReader, balanced_gamma
     from perception.train import train_detector
@@ -112,10 +114,13 @@ def build_reader(out_dir: str | Path, cfg: ReaderBuildConfig | None = None,
     val = load_styled(styled_split(cfg.styled("val"), cfg.workers, progress))
     data_seconds = time.perf_counter() - t0
     say("video reader: training the cube localiser and the crop scorer")
-    net, loc_meta = train_localiser(train[0].frames[:, 0], train[1], cfg.localiser, progress)
-    loc_meta["val_point_error"] = point_error(locate(net, val[0].frames[:, 0]), val[1])
-    det = train_detector(model, spec, train[2], val[2], cfg.train, progress=progress)
-    calibration = balanced_gamma(det.scores(val[2].frames, CAPTIONS), val[2].labels)
+    net, loc_meta = train_localiser(train[0].frames[:, 0], train[1], train[2], cfg.localiser,
+                                    progress)
+    points, geometry = measure(net, val[0].frames[:, 0])
+    loc_meta["val_point_error"] = point_error(points, val[1])
+    loc_meta["val_geometry_error"] = geometry_error(geometry, val[2])
+    det = train_detector(model, spec, train[3], val[3], cfg.train, progress=progress)
+    calibration = balanced_gamma(det.scores(val[3].frames, CAPTIONS), val[3].labels)
     det.gamma = calibration["gamma"]
     det.meta["precision_calibration"] = det.meta.pop("calibration")  # unused by the reader
     det.meta["calibration"] = calibration  # saved with the detector's files

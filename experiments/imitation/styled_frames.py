@@ -11,7 +11,8 @@ the detector resizes any video frame. Frames in which a cube falls outside the p
 is mostly hidden behind an arm, are not kept (the caption could not be read off them).
 With ``crop_size``, every frame also gets its workspace crop (:mod:`perception.crop`) around
 the cubes' true image points, cut from the full-size video frame with a random error in
-place and size like a localiser's (``crops.npz``, beside the cubes' points).
+place and size like a localiser's (``crops.npz``, beside the cubes' points and how big a
+cube looks there: :meth:`sim.styles.Style.cube_geometry`).
 
 Splits: ``train`` and ``val`` draw styles from :data:`sim.styles.TRAIN`; ``held-out-arm``,
 ``held-out-sector`` and ``held-out-surface`` replace one factor's families by the held-out
@@ -38,7 +39,7 @@ from perception.dataset import (
 from sim.seeds import STYLED as STYLED_SEEDS, STYLED_SPLITS
 from sim.styles import HELD_OUT, TRAIN, Families, Style, sample_style
 
-STYLED_VERSION = 2
+STYLED_VERSION = 3
 CROPS_FILE = "crops.npz"
 _INSTRUCTION = "stack all three objects"
 MAX_EPISODES_PER_FRAME = 2
@@ -132,7 +133,7 @@ def _frame(style: Style, rgb: np.ndarray, points: np.ndarray, cfg: StyledConfig,
 
 def _episode(cfg: StyledConfig, episode: int) -> list[tuple]:
     """One episode in its own style: (frame (1, S, S, 3), predicates, record, state, cube
-    points (3, 2), crop (1, C, C, 3) or None) tuples."""
+    points (3, 2), crop (1, C, C, 3) or None, cube geometry (3, 4)) tuples."""
     from sim import EnvConfig, make_env
     from sim.objects import COLORS
 
@@ -154,7 +155,8 @@ def _episode(cfg: StyledConfig, episode: int) -> list[tuple]:
         if not posed or (world.cube_visibility(0) >= cfg.min_visible).all():
             points = style.frame_coords(cubes)  # (3, 2)
             frame, cropped = _frame(style, rgb, points, cfg, rng)
-            out.append((frame, preds, dict(base, step=step, kind=kind), state, points, cropped))
+            out.append((frame, preds, dict(base, step=step, kind=kind), state, points, cropped,
+                        style.cube_geometry(cubes, world.cube_size)))
 
     try:
         obs, info = env.reset(seed=seed)
@@ -220,8 +222,9 @@ def generate_styled(out_dir: str | os.PathLike, cfg: StyledConfig, workers: int 
     np.savez_compressed(out / FRAMES_FILE, frames=frames, labels=labels, states=states)
     if cfg.crop_size:
         points = np.stack([it[4] for it in items]).astype(np.float32)  # (N, 3, 2)
+        geometry = np.stack([it[6] for it in items]).astype(np.float32)  # (N, 3, 4)
         np.savez_compressed(out / CROPS_FILE, crops=np.stack([it[5] for it in items]),
-                            points=points)
+                            points=points, geometry=geometry)
     manifest: dict[str, Any] = {
         "generator": "styled", "generator_version": STYLED_VERSION, "config": asdict(cfg),
         "captions": list(CAPTIONS), "n_frames": len(items),

@@ -74,26 +74,49 @@ def test_crops_centre_on_the_cubes_and_points_lie_in_the_frame(splits):
     assert np.median(saturated(crops).mean((1, 2, 3))) > np.median(saturated(frames).mean((1, 2, 3)))
 
 
+def test_geometry_says_how_big_a_cube_looks_and_where_one_on_it_lies(splits):
+    """Every frame stores each cube's height-up and side-across image vectors; a cube the
+    physics left resting on another lies one height vector from it in the picture."""
+    from perception.captions import CAPTIONS, COLORS, ON_TOP_RE
+
+    with np.load(splits["train"] / CROPS_FILE) as data:
+        points, geometry = data["points"], data["geometry"]
+    labels = load_split(splits["train"]).labels
+    assert geometry.shape == (24, 3, 4)
+    up, side = geometry[..., :2], geometry[..., 2:]
+    assert (up[..., 0] < 0).all()  # cameras look from above: up is up the picture
+    assert (side[..., 1] >= 0).all() and (np.linalg.norm(side, axis=-1) > 0.01).all()
+    offsets = []  # of a resting cube from one height above the one under it, in cube sides
+    for k, caption in enumerate(CAPTIONS):
+        if m := ON_TOP_RE.match(caption):
+            x, y = COLORS.index(m.group(1)), COLORS.index(m.group(2))
+            for i in np.flatnonzero(labels[:, k]):
+                off = points[i, x] - points[i, y] - up[i, y]
+                offsets.append(np.linalg.norm(off) / np.linalg.norm(side[i, y]))
+    assert offsets and max(offsets) < 1.0 and np.median(offsets) < 0.1, offsets
+
+
 def test_a_short_localiser_build_on_training_looks_finds_the_cubes_in_held_out_looks(
         tmp_path) -> None:
     """The video reader's first step, built short: 320 frames of the training style families,
     12 epochs. On frames of every held-out family at once (another arm, camera sector, table
     and light) it puts most cube points within 5% of the frame of the truth; guessing the
     frame's centre does so for few."""
-    from perception.localise import LocaliserTrainConfig, locate, point_error, train_localiser
+    from perception.localise import LocaliserTrainConfig, measure, point_error, train_localiser
 
-    def split(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def split(name: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         out = generate_styled(tmp_path / name, StyledConfig(split=name, n_frames=n, seed=3,
                                                             render_size=128, frame_size=128,
                                                             crop_size=16),
                               workers=2, progress=False)
-        return (np.load(out / "frames.npz")["frames"][:, 0],
-                np.load(out / CROPS_FILE)["points"])
+        with np.load(out / CROPS_FILE) as data:
+            return np.load(out / "frames.npz")["frames"][:, 0], data["points"], data["geometry"]
 
-    frames, points = split("train", 320)
-    held_frames, held_points = split("held-out", 80)
-    net, _ = train_localiser(frames, points, LocaliserTrainConfig(epochs=12), progress=False)
-    found = point_error(locate(net, held_frames), held_points)
+    frames, points, geometry = split("train", 320)
+    held_frames, held_points, _ = split("held-out", 80)
+    net, _ = train_localiser(frames, points, geometry, LocaliserTrainConfig(epochs=12),
+                             progress=False)
+    found = point_error(measure(net, held_frames)[0], held_points)
     centre = point_error(np.full_like(held_points, 0.5), held_points)
     assert centre["within_0.05"] < 0.15
     assert found["within_0.05"] > 0.6 and found["median"] < centre["median"] / 3, found

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from perception.crop import CropRule, crop
 from perception.localise import (
-    INPUT, LocaliserTrainConfig, locate, point_error, read_points, train_localiser,
+    INPUT, LocaliserTrainConfig, geometry_error, measure, point_error, read_points,
+    train_localiser,
 )
 
 
@@ -40,23 +42,41 @@ def test_read_points_finds_the_hot_cell() -> None:
     assert np.abs(pts - expected).max() < 1e-3
 
 
-def _squares(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frames of noise with a red, a green and a blue square at random places."""
+def _squares(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames of noise with a red, a green and a blue square at random places, each of its
+    own size (half side 3 to 9 pixels); the geometry is that side, up and across."""
     rng = np.random.default_rng(seed)
     frames = rng.integers(60, 200, (n, INPUT, INPUT, 3)).astype(np.uint8)
     points = rng.uniform(0.1, 0.9, (n, 3, 2))
+    half = rng.integers(3, 10, (n, 3))
     for i in range(n):
         for k, rgb in enumerate(((220, 20, 20), (20, 200, 30), (20, 40, 220))):
             r, c = (points[i, k] * INPUT).astype(int)
-            frames[i, r - 4:r + 4, c - 4:c + 4] = rgb
-    return frames, points.astype(np.float32)
+            h = half[i, k]
+            frames[i, r - h:r + h, c - h:c + h] = rgb
+    side = 2 * half / INPUT
+    zero = np.zeros_like(side)
+    geometry = np.stack([-side, zero, zero, side], -1)
+    return frames, points.astype(np.float32), geometry.astype(np.float32)
 
 
-def test_localiser_learns_to_find_coloured_squares() -> None:
-    frames, points = _squares(256, 0)
-    net, meta = train_localiser(frames, points, LocaliserTrainConfig(epochs=6), progress=False)
-    test_frames, test_points = _squares(64, 1)
-    err = point_error(locate(net, test_frames), test_points)
+def test_localiser_learns_to_find_coloured_squares_and_their_size() -> None:
+    frames, points, geometry = _squares(256, 0)
+    net, meta = train_localiser(frames, points, geometry, LocaliserTrainConfig(epochs=12),
+                                progress=False)
+    test_frames, test_points, test_geometry = _squares(64, 1)
+    found, sizes = measure(net, test_frames)
+    err = point_error(found, test_points)
     chance = point_error(np.full_like(test_points, 0.5), test_points)
     assert err["median"] < 0.04 < chance["median"], (err, chance)
+    size_err = geometry_error(sizes, test_geometry)
+    mean_size = geometry_error(np.broadcast_to(geometry.mean((0, 1)), test_geometry.shape),
+                               test_geometry)
+    assert size_err["side_rel_median"] < 0.2 < mean_size["side_rel_median"], (size_err, mean_size)
     assert meta["train_frames"] == 256
+
+
+def test_localiser_training_refuses_mismatched_targets() -> None:
+    frames, points, geometry = _squares(8, 0)
+    with pytest.raises(ValueError, match="geometry"):
+        train_localiser(frames, points, geometry[:, :, :2], progress=False)

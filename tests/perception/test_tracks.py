@@ -12,6 +12,7 @@ from planner import GrammarPlanner
 HW = (240, 320)
 START = np.array([[0.6, 0.3], [0.5, 0.5], [0.62, 0.7]])  # red, green, blue (row, col)
 UP = np.array([-0.06, 0.0])  # one cube height up the picture
+SIDE = np.array([0.0, 0.06 * HW[0] / HW[1]])  # one cube side across it (as long as UP)
 
 
 def carry(track: list[np.ndarray], cube: int, to: np.ndarray, frames: int = 12,
@@ -35,6 +36,15 @@ def noisy(track: list[np.ndarray], sigma: float = 0.004, seed: int = 0) -> np.nd
     return pts + np.random.default_rng(seed).normal(0, sigma, pts.shape)
 
 
+def looks(points: np.ndarray, up: np.ndarray = UP, side: np.ndarray = SIDE) -> np.ndarray:
+    """The localiser's geometry of every cube in every frame: the same size everywhere."""
+    return np.broadcast_to(np.concatenate([up, side]), (*points.shape[:2], 4)).copy()
+
+
+def evidence(points: np.ndarray, **kw) -> np.ndarray:
+    return track_evidence(points, looks(points, **kw), HW)
+
+
 def idle(n: int = 10) -> list[np.ndarray]:
     return [START.copy() for _ in range(n)]
 
@@ -46,7 +56,7 @@ def column(caption: str) -> int:
 def test_a_cube_carried_next_to_another_is_on_it_and_was_held_on_the_way() -> None:
     track = idle()
     carry(track, 0, START[2] + UP)  # red onto blue
-    ev = track_evidence(noisy(track), HW)
+    ev = evidence(noisy(track))
     end = ev[-5:].mean(0)
     assert end[column(on_top_caption("red", "blue"))] > 1.0
     for other in (on_top_caption("red", "green"), on_top_caption("blue", "red"),
@@ -68,13 +78,15 @@ def test_tracks_alone_read_the_plan_when_the_scorer_says_nothing(instruction) ->
         if m := ON_TOP_RE.match(caption):
             x, y = colours.index(m.group(1)), colours.index(m.group(2))
             carry(track, x, track[-1][y] + UP)
-    ev = track_evidence(noisy(track), HW)
+    ev = evidence(noisy(track))
     blind = np.full((len(ev), len(CAPTIONS)), 0.2)  # every score at gamma: no evidence
     assert decode(blind, 0.2, evidence=ev).plan == plan
 
 
 def test_bad_points_are_refused() -> None:
     with pytest.raises(ValueError, match="points must be"):
-        track_evidence(np.zeros((5, 2, 2)), HW)
+        track_evidence(np.zeros((5, 2, 2)), np.zeros((5, 2, 4)), HW)
+    with pytest.raises(ValueError, match="geometry must be"):
+        track_evidence(np.zeros((5, 3, 2)), np.zeros((4, 3, 4)), HW)
     with pytest.raises(ValueError, match="lag"):
         TrackConfig(lag=0)
