@@ -29,6 +29,9 @@ N_GEOMETRY = 4
 """Per cube: one cube height up and one cube side across, (row, column) fractions each."""
 GEOMETRY_SCALE = 10.0
 """The geometry maps predict fractions times this (values near 1)."""
+MIRROR_SIGN = (1.0, -1.0, -1.0, 1.0)
+"""How a cube's geometry changes in the left-right mirrored frame: the up vector's column
+and (the side vector being kept pointing right) the side vector's row change sign."""
 
 
 class Localiser(torch.nn.Module):
@@ -120,8 +123,7 @@ def _augment(x: torch.Tensor, pts: torch.Tensor, geo: torch.Tensor, gen: torch.G
     x = torch.where(flip.view(b, 1, 1, 1), x.flip(-1), x)
     pts, geo = pts.clone(), geo.clone()
     pts[flip, :, 1] = 1 - pts[flip, :, 1]
-    geo[flip, :, 1] = -geo[flip, :, 1]
-    geo[flip, :, 2] = -geo[flip, :, 2]
+    geo[flip] = geo[flip] * torch.tensor(MIRROR_SIGN)
     mean = x.mean((1, 2, 3), keepdim=True)
     contrast = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.5
     bright = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.5
@@ -185,19 +187,35 @@ def train_localiser(frames: np.ndarray, points: np.ndarray, geometry: np.ndarray
                  "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def _unmirror(out: torch.Tensor) -> torch.Tensor:
+    """The localiser's output on a mirrored frame -> its output in the frame's own layout."""
+    b, _, g, _ = out.shape
+    maps = out[:, N_POINTS:].reshape(b, N_POINTS, N_GEOMETRY, g, g)
+    maps = maps * torch.tensor(MIRROR_SIGN).view(1, 1, N_GEOMETRY, 1, 1)
+    return torch.cat([out[:, :N_POINTS], maps.flatten(1, 2)], 1).flip(-1)
+
+
 @torch.no_grad()
-def measure(net: Localiser, frames: np.ndarray, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def measure(net: Localiser, frames: np.ndarray, chunk: int = 64,
+            mirror: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(N, H, W, 3)`` uint8 frames -> cube points ``(N, 3, 2)`` (row, column fractions) and
-    cube geometry ``(N, 3, 4)`` (see :meth:`sim.styles.Style.cube_geometry`)."""
-    out = [read(net(to_input(frames[i:i + chunk]))) for i in range(0, len(frames), chunk)]
+    cube geometry ``(N, 3, 4)`` (see :meth:`sim.styles.Style.cube_geometry`). With
+    ``mirror``, the output is averaged with the output on the mirrored frame (trained with
+    mirroring, the net has no side; on styled frames of the training families, all three
+    cubes within 0.05: 0.74 vs 0.72, held-out families 0.89 vs 0.86)."""
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        out = net(x)
+        return (out + _unmirror(net(x.flip(-1)))) / 2 if mirror else out
+
+    out = [read(forward(to_input(frames[i:i + chunk]))) for i in range(0, len(frames), chunk)]
     if not out:
         return np.zeros((0, N_POINTS, 2), np.float32), np.zeros((0, N_POINTS, N_GEOMETRY), np.float32)
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
 
-def locate(net: Localiser, frames: np.ndarray, chunk: int = 64) -> np.ndarray:
+def locate(net: Localiser, frames: np.ndarray, chunk: int = 64, mirror: bool = True) -> np.ndarray:
     """``(N, H, W, 3)`` uint8 frames -> cube points ``(N, 3, 2)`` (row, column fractions)."""
-    return measure(net, frames, chunk)[0]
+    return measure(net, frames, chunk, mirror)[0]
 
 
 def point_error(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:

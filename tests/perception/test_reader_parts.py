@@ -80,3 +80,22 @@ def test_localiser_training_refuses_mismatched_targets() -> None:
     frames, points, geometry = _squares(8, 0)
     with pytest.raises(ValueError, match="geometry"):
         train_localiser(frames, points, geometry[:, :, :2], progress=False)
+
+
+def test_mirrored_reading_has_no_side() -> None:
+    """Averaged with its mirror image, the localiser reads a mirrored frame as the mirror of
+    the frame's reading: columns reflect, the up vector's column and the side vector's row
+    change sign (trained weights or not)."""
+    from perception.localise import MIRROR_SIGN, Localiser
+
+    torch.manual_seed(0)
+    net = Localiser(8).eval()
+    frames, _, _ = _squares(4, 2)
+    points, geometry = measure(net, frames)
+    m_points, m_geometry = measure(net, np.ascontiguousarray(frames[:, :, ::-1]))
+    assert np.allclose(m_points[..., 0], points[..., 0], atol=1e-5)
+    assert np.allclose(m_points[..., 1], 1 - points[..., 1], atol=1e-5)
+    assert np.allclose(m_geometry, geometry * np.array(MIRROR_SIGN), atol=1e-5)
+    plain = measure(net, frames, mirror=False)[0]  # the net alone has a side
+    m_plain = measure(net, np.ascontiguousarray(frames[:, :, ::-1]), mirror=False)[0]
+    assert not np.allclose(m_plain[..., 1], 1 - plain[..., 1], atol=1e-3)
