@@ -111,13 +111,15 @@ class LocaliserTrainConfig:
     threads: int = 2
     geometry_weight: float = 1.0
     """Weight of the geometry maps' L1 loss (at the true cells) beside the points' loss."""
+    channel_gain: float = 0.0
+    """Each colour channel's gain is jittered by up to this fraction (a tinted light)."""
 
 
-def _augment(x: torch.Tensor, pts: torch.Tensor, geo: torch.Tensor, gen: torch.Generator
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _augment(x: torch.Tensor, pts: torch.Tensor, geo: torch.Tensor, gen: torch.Generator,
+             channel_gain: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Mirror half the batch left-right (points and geometry follow: the up vector's column
-    changes sign, the side vector, kept pointing right, its row) and jitter brightness and
-    contrast."""
+    changes sign, the side vector, kept pointing right, its row) and jitter brightness,
+    contrast and, by up to ``channel_gain``, each colour channel's gain."""
     b = x.shape[0]
     flip = torch.rand(b, generator=gen) < 0.5
     x = torch.where(flip.view(b, 1, 1, 1), x.flip(-1), x)
@@ -127,6 +129,7 @@ def _augment(x: torch.Tensor, pts: torch.Tensor, geo: torch.Tensor, gen: torch.G
     mean = x.mean((1, 2, 3), keepdim=True)
     contrast = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.5
     bright = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.5
+    bright = bright * (1 + (torch.rand(b, 3, 1, 1, generator=gen) * 2 - 1) * channel_gain)
     return (((x - mean) * contrast + mean) * bright).clamp(0, 1), pts, geo
 
 
@@ -167,7 +170,8 @@ def train_localiser(frames: np.ndarray, points: np.ndarray, geometry: np.ndarray
         perm = torch.randperm(n, generator=gen)
         for i in range(max(1, n // batch)):
             idx = perm[i * batch:(i + 1) * batch]
-            x, pts, geo = _augment(x_all[idx].float() / 255, p_all[idx], g_all[idx], gen)
+            x, pts, geo = _augment(x_all[idx].float() / 255, p_all[idx], g_all[idx], gen,
+                                   cfg.channel_gain)
             out = net(x)
             b, _, g, _ = out.shape
             cells = _targets(pts, g)  # (B, K)

@@ -23,7 +23,7 @@ import numpy as np
 
 from experiments.imitation.styled_frames import CROPS_FILE, StyledConfig, generate_styled
 
-READER_VERSION = 2
+READER_VERSION = 3
 """Bump when the recipe changes: cached readers are then rebuilt."""
 CROP_SIZE = 64
 RENDER_SIZE = 256
@@ -40,7 +40,7 @@ def _train_config_default() -> Any:
 def _localiser_config_default() -> Any:
     from perception.localise import LocaliserTrainConfig
 
-    return LocaliserTrainConfig(epochs=6, width=48)
+    return LocaliserTrainConfig(epochs=6, width=48, channel_gain=0.15)
 
 
 @dataclass
