@@ -83,6 +83,31 @@ def test_tracks_alone_read_the_plan_when_the_scorer_says_nothing(instruction) ->
     assert decode(blind, 0.2, evidence=ev).plan == plan
 
 
+def test_a_tower_of_cubes_that_started_close_together_is_read_in_any_scale() -> None:
+    """The length scale is a cube side, not where the cubes happened to spawn: cubes two
+    sides apart build a tower whose steps are one cube height, and the tracks alone read it,
+    at this size and at a third of it (a camera three times as far)."""
+    plan = GrammarPlanner().plan("stack all three objects")
+    for scale in (1.0, 1 / 3):
+        up, side = UP * scale, SIDE * scale
+        start = np.array([0.6, 0.5]) + np.array([[0, -2.0], [0, 0.0], [0, 2.0]]) * side
+        track = [start.copy() for _ in range(10)]
+        colours = ["red", "green", "blue"]
+        for caption in plan:
+            if m := ON_TOP_RE.match(caption):
+                x, y = colours.index(m.group(1)), colours.index(m.group(2))
+                now = track[-1]
+                for t in range(1, 9):  # lifted, carried over, set down one height above
+                    f = now.copy()
+                    f[x] = now[x] + (now[y] + up - now[x]) * t / 8 + 2 * up * np.sin(np.pi * t / 8)
+                    track.append(f)
+                track += [track[-1].copy() for _ in range(8)]
+        pts = noisy(track, sigma=0.002 * scale)
+        ev = track_evidence(pts, looks(pts, up, side), HW)
+        blind = np.full((len(ev), len(CAPTIONS)), 0.2)
+        assert decode(blind, 0.2, evidence=ev).plan == plan, scale
+
+
 def test_bad_points_are_refused() -> None:
     with pytest.raises(ValueError, match="points must be"):
         track_evidence(np.zeros((5, 2, 2)), np.zeros((5, 2, 4)), HW)
