@@ -77,15 +77,19 @@ def _peak_weights(logits: torch.Tensor, window: int) -> torch.Tensor:
     return torch.softmax(logits.masked_fill(~near, -1e9).flatten(2), -1).view(b, k, g, g)
 
 
-def read_points(logits: torch.Tensor, window: int = 2) -> np.ndarray:
-    """Heat maps ``(B, K, G, G)`` -> points ``(B, K, 2)`` as (row, column) fractions: the
-    softmax-weighted mean of the cells within ``window`` of the hottest one."""
-    g = logits.shape[-1]
-    p = _peak_weights(logits, window)
+def _weighted_points(p: torch.Tensor) -> np.ndarray:
+    """Cell weights ``(B, K, G, G)`` -> their mean point ``(B, K, 2)`` (row, column fractions)."""
+    g = p.shape[-1]
     cells = torch.arange(g, dtype=torch.float32) + 0.5
     r = (p.sum(-1) * cells).sum(-1)
     c = (p.sum(-2) * cells).sum(-1)
     return (torch.stack([r, c], -1) / g).numpy()
+
+
+def read_points(logits: torch.Tensor, window: int = 2) -> np.ndarray:
+    """Heat maps ``(B, K, G, G)`` -> points ``(B, K, 2)`` as (row, column) fractions: the
+    softmax-weighted mean of the cells within ``window`` of the hottest one."""
+    return _weighted_points(_peak_weights(logits, window))
 
 
 def read(out: torch.Tensor, window: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +99,7 @@ def read(out: torch.Tensor, window: int = 2) -> tuple[np.ndarray, np.ndarray]:
     logits, maps = out[:, :N_POINTS], out[:, N_POINTS:].view(b, N_POINTS, N_GEOMETRY, g, g)
     p = _peak_weights(logits, window)
     geometry = (maps * p[:, :, None]).sum((-1, -2)) / GEOMETRY_SCALE
-    return read_points(logits, window), geometry.numpy()
+    return _weighted_points(p), geometry.numpy()
 
 
 @dataclass(frozen=True)
