@@ -8,8 +8,9 @@ image point, which the simulator knows. A point is read as the heat-weighted mea
 cells around the hottest one (sub-cell precision). Beside each heat map, four maps say how
 big a cube at that cell looks (:meth:`sim.styles.Style.cube_geometry`: the image vector of
 one cube height up and of one cube side across), read with the same weights; they give the
-cube tracks (:mod:`perception.tracks`) their length scale in any view. It is trained in seconds to minutes on
-randomised frames (``experiments.imitation.styled_frames``) and is tiny (~0.1 M parameters).
+cube tracks (:mod:`perception.tracks`) their length scale in any view. It is trained in
+seconds to minutes on randomised frames (``experiments.imitation.styled_frames``) and is
+tiny (~0.1 M parameters).
 """
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ and a table the agent's detector never saw. The reader therefore works in two st
    :class:`perception.detector.Detector` trained on such crops.
 
 The points also witness on their own (:mod:`perception.tracks`): a cube that moves is held,
-one carried to one cube height above another rests on it. :meth:`VideoReader.read` returns both witnesses'
-evidence; the plan decoder adds them.
+one carried to one cube height above another rests on it. :meth:`VideoReader.read` returns
+both witnesses' evidence; the plan decoder adds them.
 
 A reader is saved as a directory: the detector's files, ``localiser.safetensors`` and
 ``reader.json`` (never pickle).
